@@ -1,0 +1,205 @@
+"""The command line: options in, a report out. No math lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "gradcli: evaluate and differentiate math expressions exactly (automatic differentiation).\n\n"
+        'Example: gradcli diff "x**2 + 2*x + 1" --at x=3  →  8\n\n'
+        "Kinks follow PyTorch: relu'(0)=0, abs'(0)=0, max(a,a) and min(a,a) split the gradient evenly, "
+        "clip at a bound passes the gradient to x, floor/ceil/round/sign have derivative 0. "
+        "Exit codes: 0 ok, 1 check/verify mismatch, 2 bad usage or syntax, 3 not evaluable at the point."
+    ),
+)
+
+
+class Format(str, Enum):
+    auto = "auto"
+    table = "table"
+    plain = "plain"
+    json = "json"
+
+
+class Mode(str, Enum):
+    reverse = "reverse"
+    forward = "forward"
+
+
+Expr = Annotated[str, typer.Argument(help='The expression, "-" to read stdin, or @FILE for a program file.')]
+At = Annotated[
+    list[str] | None,
+    typer.Option("--at", "-a", help="Point: --at x=3 --at y=2, --at x=3,y=2, --at x=[1,2,3], --at t=pi/4."),
+]
+Wrt = Annotated[str | None, typer.Option("--wrt", help="Variables to differentiate by, comma-separated (default: all).")]
+Fmt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, plain text otherwise.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """gradcli: a gradient calculator and checker."""
+
+
+def _fail(message: str, code: int, detail: str | None = None) -> NoReturn:
+    typer.echo(f"gradcli: error: {message}", err=True)
+    if detail:
+        typer.echo(detail, err=True)
+    raise typer.Exit(code)
+
+
+def _guard(body: Callable[[], None]) -> None:
+    """The one place errors become messages and exit codes (SPEC §4)."""
+    from .errors import GradcliError
+
+    try:
+        body()
+    except GradcliError as exc:
+        _fail(exc.message, exc.exit_code, exc.detail)
+    except typer.Exit:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        _fail(f"the expression is too large to evaluate here ({type(exc).__name__})", 3)
+    except Exception as exc:  # never a traceback for the user
+        _fail(f"internal error ({type(exc).__name__}: {exc}); please report it with the command that caused it", 3)
+
+
+def _emit(report: Any, fmt: Format) -> None:
+    from .report import print_table, to_json
+
+    if fmt is Format.auto:
+        fmt = Format.table if sys.stdout.isatty() else Format.plain
+    if fmt is Format.json:
+        typer.echo(to_json(report))
+    elif fmt is Format.table:
+        print_table(report)
+    else:
+        for line in report.plain:
+            typer.echo(line)
+
+
+def _setup(expression: str, at: list[str] | None) -> tuple[Any, dict[str, Any]]:
+    from .api import compile
+    from .points import parse_at, read_program
+
+    source = read_program(expression)
+    expr = compile(source)
+    point = parse_at(at)
+    from .primitives import CONSTANTS
+
+    unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
+    for n in unused:
+        typer.echo(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
+    bound = expr.bind({k: v for k, v in point.items() if k not in unused})
+    return expr, bound
+
+
+def _wrt_names(wrt: str | None) -> list[str] | None:
+    if wrt is None:
+        return None
+    names = [w.strip() for w in wrt.split(",") if w.strip()]
+    if not names:
+        from .errors import UsageError
+
+        raise UsageError("--wrt needs at least one variable name")
+    return names
+
+
+@app.command("eval")
+def eval_cmd(expression: Expr, at: At = None, format: Fmt = Format.auto) -> None:
+    """Evaluate the expression (every output of a multi-output program)."""
+
+    def body() -> None:
+        from .report import value_report
+
+        expr, point = _setup(expression, at)
+        _emit(value_report(expr.text, point, expr.output_names, expr.values(point)), format)
+
+    _guard(body)
+
+
+@app.command("diff")
+def diff_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    order: Annotated[int, typer.Option("--order", "-n", min=1, help="Derivative order (2 gives the Hessian).")] = 1,
+    mode: Annotated[Mode, typer.Option("--mode", help="reverse (one sweep for all partials) or forward.")] = Mode.reverse,
+    format: Fmt = Format.auto,
+) -> None:
+    """Value and derivatives: the gradient, or with --order N the N-th derivative."""
+
+    def body() -> None:
+        from .report import gradient_report, hessian_report, nth_derivative_report
+
+        expr, point = _setup(expression, at)
+        names = _wrt_names(wrt)
+        values = expr.values(point)
+        source = expr.text
+        if order == 1:
+            jac = {o: expr.gradient(point, names, mode.value, k) for k, o in enumerate(expr.output_names)}
+            report = gradient_report(source, point, expr.output_names, values, jac)
+        elif order == 2 and len(names or expr.variables) != 1:
+            report = hessian_report(source, point, expr.output_names, values, expr.hessian(point, names))
+        else:
+            (name,) = names or expr.variables or ("x",)
+            d = expr.derivative(point, name, order, mode.value)
+            report = nth_derivative_report(source, point, expr.output_names, values, name, order, d)
+        _emit(report, format)
+
+    _guard(body)
+
+
+@app.command("hessian")
+def hessian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt = Format.auto) -> None:
+    """The Hessian matrix (forward mode over reverse mode)."""
+
+    def body() -> None:
+        from .report import hessian_report
+
+        expr, point = _setup(expression, at)
+        values = expr.values(point)
+        report = hessian_report(expr.text, point, expr.output_names, values, expr.hessian(point, _wrt_names(wrt)))
+        _emit(report, format)
+
+    _guard(body)
+
+
+@app.command("jacobian")
+def jacobian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt = Format.auto) -> None:
+    """The Jacobian of a multi-output program ("f, g, h" or a vector)."""
+
+    def body() -> None:
+        from .report import gradient_report
+
+        expr, point = _setup(expression, at)
+        values = expr.values(point)
+        jac = expr.jacobian(point, _wrt_names(wrt))
+        _emit(gradient_report(expr.text, point, expr.output_names, values, jac), format)
+
+    _guard(body)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,134 @@
+"""Reverse mode (grad) and forward mode (jvp) as tape → tape transforms.
+
+Both are single loops over the tape; both append ordinary instructions to a
+copy of it, so a derivative can be evaluated, printed and differentiated again
+(Hessian = forward over reverse). Elementwise primitives are differentiated
+through their local partials; the rest through their own JVP/VJP rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from .primitives import PRIMITIVES
+from .tape import Ref, Shape, Tape, specialise
+
+
+def prepare(tape: Tape, input_shapes: dict[Hashable, Shape]) -> Tape:
+    """A copy with shapes known and derivative simplification on, ready to append to."""
+    t = tape if tape.shapes is not None else specialise(tape, input_shapes)
+    t = t.copy()
+    t.simplify = True
+    return t
+
+
+def _active(tape: Tape, seeds: Sequence[int], upto: int) -> list[bool]:
+    """Which instructions depend on the seed inputs (the rest have zero derivative)."""
+    active = [False] * upto
+    for s in seeds:
+        if s < upto:
+            active[s] = True
+    for i in range(upto):
+        if not active[i] and any(active[a] for a in tape.args[i]):
+            active[i] = True
+    return active
+
+
+def _fit(t: Ref, like: Ref) -> Ref:
+    """Broadcast a tangent up to the shape of the value it belongs to."""
+    return t if t.shape == like.shape else Ref(t.tape, t.tape.emit("broadcast_like", (t.i, like.i)))
+
+
+def _unbroadcast(g: Ref, like: Ref) -> Ref:
+    return g if g.shape == like.shape else Ref(g.tape, g.tape.emit("unbroadcast", (g.i, like.i)))
+
+
+def grad(tape: Tape, output: int, wrt: Sequence[int], seed: int | None = None) -> list[int | None]:
+    """Append the reverse sweep for `output` to `tape` (already prepared).
+
+    Returns, for each index in `wrt`, the instruction holding ∂(Σ output)/∂wrt,
+    or None where the derivative is structurally zero. `seed` is the output
+    cotangent (default ones of the output's shape).
+    """
+    n = output + 1
+    active = _active(tape, wrt, n)
+    if not active[output]:
+        return [None] * len(wrt)
+    assert tape.shapes is not None
+    if seed is None:
+        seed = tape.const(np.ones(tape.shapes[output]))
+    adjoint: dict[int, int] = {output: seed}
+    wanted = set(wrt)
+    result: dict[int, int] = {}
+    for i in range(output, -1, -1):
+        g_i = adjoint.pop(i, None)
+        if g_i is None:
+            continue
+        if i in wanted:
+            result[i] = g_i
+        if tape.ops[i] in ("var", "const"):
+            continue
+        args = tape.args[i]
+        contributions = vjp(tape, i, g_i, [active[a] for a in args])
+        for a, c in zip(args, contributions):
+            if c is None or not active[a]:
+                continue
+            adjoint[a] = c if a not in adjoint else tape.emit("add", (adjoint[a], c))
+    return [result.get(w) for w in wrt]
+
+
+def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None]:
+    prim = PRIMITIVES[tape.ops[i]]
+    args = tuple(Ref(tape, a) for a in tape.args[i])
+    ans, g = Ref(tape, i), Ref(tape, g_i)
+    if prim.vjp is not None:
+        out = prim.vjp(args, ans, g, tape.params[i])
+        return [None if (c is None or not need) else c.i for c, need in zip(out, needed)]
+    assert prim.partials is not None, prim.name
+    partials = prim.partials(*args, ans)
+    contributions: list[int | None] = []
+    for x, d, need in zip(args, partials, needed):
+        if d is None or not need:
+            contributions.append(None)
+        else:
+            contributions.append(_unbroadcast(g * d, x).i)
+    return contributions
+
+
+def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None) -> list[int | None]:
+    """Append the tangent sweep to `tape` (prepared): tangent[i] for every i < upto.
+
+    `seeds` maps input instructions to their tangent instructions.
+    """
+    n = len(tape) if upto is None else upto
+    tangent: list[int | None] = [None] * n
+    for i in range(n):
+        if i in seeds:
+            tangent[i] = seeds[i]
+            continue
+        args = tape.args[i]
+        if not args or all(tangent[a] is None for a in args):
+            continue
+        tangent[i] = jvp_step(tape, i, [tangent[a] for a in args])
+    return tangent
+
+
+def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None]) -> int | None:
+    prim = PRIMITIVES[tape.ops[i]]
+    args = tuple(Ref(tape, a) for a in tape.args[i])
+    ans = Ref(tape, i)
+    ts = tuple(None if t is None else Ref(tape, t) for t in arg_tangents)
+    if prim.jvp is not None:
+        out = prim.jvp(args, ans, ts, tape.params[i])
+        return None if out is None else _fit(out, ans).i
+    assert prim.partials is not None, prim.name
+    partials = prim.partials(*args, ans)
+    total: Ref | None = None
+    for d, t in zip(partials, ts):
+        if d is None or t is None:
+            continue
+        term = t * d
+        total = term if total is None else total + term
+    return None if total is None else _fit(total, ans).i

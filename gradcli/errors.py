@@ -1,0 +1,53 @@
+"""One error hierarchy; the CLI maps it to exit codes and messages in one place."""
+
+from __future__ import annotations
+
+
+class GradcliError(Exception):
+    """Base of every error a user can cause. `exit_code` follows SPEC §4."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail  # extra lines (source with a caret), printed below
+
+    def __str__(self) -> str:
+        return self.message if not self.detail else f"{self.message}\n{self.detail}"
+
+
+class UsageError(GradcliError):
+    """Bad options or arguments: exit 2."""
+
+
+class GrammarError(GradcliError):
+    """The text is not a valid program (syntax, unknown function, arity): exit 2."""
+
+
+class EvaluationError(GradcliError):
+    """The program cannot be evaluated at the point: exit 3."""
+
+    exit_code = 3
+
+
+class UnboundError(EvaluationError):
+    """A free variable has no value."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class DomainError(EvaluationError):
+    """A primitive was applied outside its domain."""
+
+
+class ShapeError(EvaluationError):
+    """Operand shapes don't fit together."""
+
+
+class MismatchError(GradcliError):
+    """A check or verification found a disagreement: exit 1."""
+
+    exit_code = 1

@@ -1,0 +1,114 @@
+"""Evaluate a tape with numpy: one loop, values freed after their last use.
+
+Instructions below `tape.n_checked` (the user's own program) are checked
+against their primitive's domain; derivative instructions follow IEEE
+arithmetic, so an infinite slope (sqrt at 0) comes out as inf, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DomainError
+from .numfmt import format_number, format_value
+from .primitives import PRIMITIVES
+from .tape import Tape
+
+
+def needed(tape: Tape, outputs: Sequence[int]) -> list[bool]:
+    """Instructions that some output depends on (a backward marking loop)."""
+    live = [False] * len(tape)
+    for o in outputs:
+        live[o] = True
+    for i in range(max(outputs, default=-1), -1, -1):
+        if live[i]:
+            for a in tape.args[i]:
+                live[a] = True
+    return live
+
+
+def run(
+    tape: Tape,
+    inputs: Mapping[Hashable, np.ndarray],
+    outputs: Sequence[int],
+    on_domain: str = "raise",
+) -> list[np.ndarray]:
+    """Values of `outputs`. on_domain="raise" raises DomainError; "nan" puts nan there."""
+    live = needed(tape, outputs)
+    last_use = [-1] * len(tape)
+    for i, args in enumerate(tape.args):
+        if live[i]:
+            for a in args:
+                last_use[a] = i
+    keep = set(outputs)
+    values: list[Any] = [None] * len(tape)
+    ops, argss, params = tape.ops, tape.args, tape.params
+    with np.errstate(all="ignore"):
+        for i in range(max(outputs, default=-1) + 1):
+            if not live[i]:
+                continue
+            op = ops[i]
+            if op == "const":
+                values[i] = params[i]
+                continue
+            if op == "var":
+                values[i] = inputs[params[i]]
+                continue
+            prim = PRIMITIVES[op]
+            args = [values[a] for a in argss[i]]
+            bad = None
+            if i < tape.n_checked and prim.domain:
+                bad = _check(tape, i, prim.domain, args, inputs, on_domain)
+            out = prim.apply(args, params[i])
+            if bad is not None:
+                out = np.where(bad, np.nan, out)
+            values[i] = out
+            for a in argss[i]:
+                if last_use[a] == i and a not in keep:
+                    values[a] = None
+    return [np.asarray(values[o]) for o in outputs]
+
+
+def _check(
+    tape: Tape, i: int, domains: Sequence[Any], args: list[np.ndarray], inputs: Mapping[Hashable, np.ndarray], on_domain: str
+) -> np.ndarray | None:
+    mask = None
+    for d in domains:
+        bad = d.bad(*args)
+        if not np.any(bad):
+            continue
+        if on_domain == "raise":
+            raise DomainError(_domain_message(tape, i, d, args, bad, inputs))
+        mask = bad if mask is None else (mask | bad)
+    return mask
+
+
+def _domain_message(
+    tape: Tape, i: int, domain: Any, args: list[np.ndarray], bad: np.ndarray, inputs: Mapping[Hashable, np.ndarray]
+) -> str:
+    bad = np.asarray(bad)
+    where = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+    scalars = [np.broadcast_to(a, bad.shape)[where] if bad.ndim else np.asarray(a)[()] for a in args]
+    point = describe_point(inputs, bad.shape, where)
+    return f"{tape.text(i)} is undefined at {point}: {domain.reason(*scalars)}"
+
+
+def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...], where: tuple[int, ...]) -> str:
+    parts = []
+    for name, value in inputs.items():
+        if not isinstance(name, str):
+            continue
+        v = np.asarray(value)
+        if v.ndim == 0:
+            parts.append(f"{name}={format_number(v)}")
+        elif shape and v.shape == shape:
+            parts.append(f"{name}={format_number(v[where])}")
+        else:
+            text = format_value(v)
+            parts.append(f"{name}={text if len(text) <= 60 else text[:57] + '…'}")
+    if shape and where:
+        parts.append(f"(element {', '.join(map(str, where))})" if len(where) > 1 else f"(element {where[0]})")
+    return ", ".join(parts) if parts else "the given point"

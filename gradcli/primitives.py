@@ -1,0 +1,592 @@
+"""The one table of primitives: forward (numpy), derivative rule, domain, print form.
+
+Elementwise primitives give one local partial per argument, written as tape
+operations on `Ref`s (`tanh: 1 - ans*ans`); forward mode (ẏ = Σ ∂ᵢ·ẋᵢ) and
+reverse mode (x̄ᵢ += ȳ·∂ᵢ) are both derived from it in `derivatives.py`, so the
+two can't drift apart. Reductions, matmul and shape plumbing give a JVP/VJP
+pair instead. A partial of `None` is a structural zero.
+
+Adding a primitive touches this table and one row of tests/test_primitives.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .numfmt import format_number
+from .tape import Ref, Shape, op
+
+Partials = Callable[..., tuple[Any, ...]]
+
+
+def broadcast(*shapes: Shape, param: Hashable = None) -> Shape:
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
+    return ()
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""
+
+    bad: Callable[..., np.ndarray]
+    reason: Callable[..., str]
+
+
+def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, role: str = "argument") -> Domain:
+    text = ("(" if lo_open else "[") + f"{format_number(lo)}, {format_number(hi)}" + (")" if hi_open else "]")
+
+    def bad(*xs: np.ndarray) -> np.ndarray:
+        x = xs[arg]
+        return ((x <= lo) if lo_open else (x < lo)) | ((x >= hi) if hi_open else (x > hi))
+
+    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}")
+
+
+def _poles(x: np.ndarray) -> np.ndarray:
+    return (x <= 0) & (x == np.floor(x))
+
+
+NONPOSITIVE_INTEGERS = Domain(_poles, lambda v: f"its argument is {format_number(v)}, a pole (0, -1, -2, … are excluded)")
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    arity: int  # -1: any number of arguments (vector literals)
+    impl: Callable[..., Any]
+    partials: Partials | None = None  # elementwise: (*args, ans) -> one partial per argument
+    jvp: Callable[..., Ref | None] | None = None  # (args, ans, tangents, param) -> output tangent
+    vjp: Callable[..., tuple[Ref | None, ...]] | None = None  # (args, ans, cotangent, param) -> one per argument
+    shape: Callable[..., Shape] = broadcast
+    domain: tuple[Domain, ...] = ()
+    syntax: str | None = None  # the name a program calls it by; None for operators and internals
+    infix: str | None = None  # operator symbol when printed infix
+    precedence: int = 9  # print precedence: 1 + -, 2 * / @, 3 unary -, 4 ^, 9 atoms and calls
+    commutative: bool = False
+    uses_param: bool = False
+    kink: str = ""  # the convention at non-differentiable points
+    doc: str = ""
+    internal: bool = field(default=False)  # emitted by derivative rules only
+
+    def apply(self, values: list[np.ndarray], param: Hashable = None) -> np.ndarray:
+        return self.impl(*values, param) if self.uses_param else self.impl(*values)
+
+    def domain_ok(self, values: list[np.ndarray]) -> bool:
+        return not any(np.any(d.bad(*values)) for d in self.domain)
+
+
+def _special(name: str) -> Callable[..., Any]:
+    """scipy.special, imported on first use: start-up time matters for a CLI."""
+
+    def f(*xs: Any) -> Any:
+        import scipy.special
+
+        return getattr(scipy.special, name)(*xs)
+
+    return f
+
+
+def _indicator(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    return lambda a, b: np.asarray(fn(a, b), dtype=float)
+
+
+def _zero(n: int) -> Partials:
+    return lambda *args: (None,) * n
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.size == 0:
+        return np.asarray(-np.inf)
+    m = np.max(x)
+    if not np.isfinite(m):
+        return np.asarray(np.log(np.sum(np.exp(x))))
+    return np.asarray(m + np.log(np.sum(np.exp(x - m))))
+
+
+def _xlogy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    return np.where(a == 0, 0.0, a * np.log(np.where(a == 0, 1.0, b)))
+
+
+def _unbroadcast(g: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Sum a cotangent over the axes that broadcasting added or stretched."""
+    g = np.asarray(g)
+    shape = np.shape(ref)
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+def _matmul_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
+    if not a or not b:
+        raise ValueError("@ needs arrays, not scalars; use * for scalars")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ValueError(f"inner dimensions {a2[-1]} and {b2[-2]} differ")
+    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    out = (*batch, a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return tuple(out)
+
+
+def _as_matrices(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = np.asarray(g)
+    if a.ndim == 1:
+        g2 = np.expand_dims(g2, -2 if b.ndim > 1 else 0)
+    if b.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    return g2, a2, b2
+
+
+def _matmul_grad_a(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return _unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape)
+
+
+def _matmul_grad_b(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return _unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b.shape)
+
+
+def _dot_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
+    if len(a) != 1 or len(b) != 1 or a != b:
+        raise ValueError("dot takes two vectors of the same length; use @ for matrices")
+    return ()
+
+
+def _stack_shape(*shapes: Shape, param: Hashable = None) -> Shape:
+    return (len(shapes), *np.broadcast_shapes(*shapes)) if shapes else (0,)
+
+
+def _stack(*xs: np.ndarray) -> np.ndarray:
+    return np.stack(np.broadcast_arrays(*xs)) if xs else np.zeros(0)
+
+
+def _index_shape(s: Shape, param: Hashable = None) -> Shape:
+    return s[1:]
+
+
+def _zeros(like: Ref) -> Ref:
+    return Ref(like.tape, like.tape.const(np.zeros(like.shape)))
+
+
+def _or_zero(t: Ref | None, like: Ref) -> Ref:
+    return _zeros(like) if t is None else t
+
+
+# -- derivative rules of the non-elementwise primitives ----------------------
+
+
+def _sum_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
+    return op.sum(t[0])
+
+
+def _mean_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+    (x,) = args
+    return (op.broadcast_like(g, x) / op.size_of(x),)
+
+
+def _prod_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+    (x,) = args
+    return (op.broadcast_like(g, x) * (ans / x),)
+
+
+def _norm_partial(x: Ref, ans: Ref) -> Ref:
+    # Subgradient 0 at the origin, as PyTorch.
+    return op.where(op.eq(ans, 0.0), 0.0, x / ans)
+
+
+def _lse_partial(x: Ref, ans: Ref) -> Ref:
+    return op.exp(x - ans)
+
+
+def _reduction(partial: Callable[[Ref, Ref], Ref]) -> dict[str, Any]:
+    """JVP and VJP of a full reduction y = r(x) with elementwise ∂y/∂x = partial(x, y)."""
+
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
+        return op.sum(t[0] * partial(args[0], ans))
+
+    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+        return (op.broadcast_like(g, args[0]) * partial(args[0], ans),)
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+def _linear_jvp(name: str, linear_in: tuple[int, ...]) -> Callable[..., Ref | None]:
+    """JVP of a primitive linear in each of `linear_in` separately (the rest only give shapes)."""
+
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+        total = None
+        for k in linear_in:
+            if t[k] is None:
+                continue
+            term = getattr(op, name)(*(t[k] if j == k else a for j, a in enumerate(args)), param=param)
+            total = term if total is None else total + term
+        return total
+
+    return jvp
+
+
+def _where_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    c, a, b = args
+    if t[1] is None and t[2] is None:
+        return None
+    return op.where(c, _or_zero(t[1], a), _or_zero(t[2], b))
+
+
+def _where_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref | None, ...]:
+    # where(c, g, 0) rather than g·[c]: an inf or nan cotangent doesn't leak into the branch not taken.
+    c, a, b = args
+    zero = g.tape.const(0.0)
+    return (None, op.where(c, g, Ref(g.tape, zero)), op.where(c, Ref(g.tape, zero), g))
+
+
+def _matmul_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    a, b = args
+    terms = [x for x in ((t[0] @ b) if t[0] is not None else None, (a @ t[1]) if t[1] is not None else None) if x is not None]
+    return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _matmul_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
+    a, b = args
+    return op.matmul_grad_a(g, a, b), op.matmul_grad_b(g, a, b)
+
+
+def _dot_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    a, b = args
+    terms = [op.dot(t[0], b) if t[0] is not None else None, op.dot(a, t[1]) if t[1] is not None else None]
+    live = [x for x in terms if x is not None]
+    return None if not live else live[0] if len(live) == 1 else live[0] + live[1]
+
+
+def _dot_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
+    a, b = args
+    return g * b, g * a
+
+
+def _stack_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    if all(x is None for x in t):
+        return None
+    return op.stack(*(_or_zero(x, a) for x, a in zip(t, args)))
+
+
+def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, ...]:
+    return tuple(op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args))
+
+
+def _pow_partials(x: Ref, y: Ref, ans: Ref) -> tuple[Any, Any]:
+    c = y.const_value()
+    if c is not None and c.shape == ():
+        # x^c: c·x^(c-1); zero for c = 0 so that 0^0 has derivative 0, as PyTorch.
+        dx = None if c == 0 else c * x ** float(c - 1)
+    else:
+        dx = op.where(op.eq(y, 0.0), 0.0, y * x ** (y - 1.0))
+    # ∂/∂y = x^y·log x, taken as 0 where x^y = 0 (x = 0, y > 0): right at x = 0.
+    return dx, op.xlogy(ans, x)
+
+
+def _pow_domain() -> tuple[Domain, ...]:
+    negative = Domain(
+        lambda x, y: (x < 0) & (y != np.floor(y)) & np.isfinite(y),
+        lambda x, y: f"a negative base ({format_number(x)}) needs an integer exponent, got {format_number(y)}",
+    )
+    pole = Domain(
+        lambda x, y: (x == 0) & (y < 0),
+        lambda x, y: f"0 is raised to the negative power {format_number(y)}",
+    )
+    return negative, pole
+
+
+_DIVISOR = Domain(lambda a, b: b == 0, lambda a, b: "its divisor is 0")
+_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _table() -> list[Primitive]:
+    P = Primitive
+    pos = interval(0.0, math.inf, True, True)
+    return [
+        # -- operators -----------------------------------------------------------
+        P("add", 2, np.add, lambda a, b, ans: (1.0, 1.0), infix="+", precedence=1, commutative=True),
+        P("sub", 2, np.subtract, lambda a, b, ans: (1.0, -1.0), infix="-", precedence=1),
+        P("mul", 2, np.multiply, lambda a, b, ans: (b, a), infix="*", precedence=2, commutative=True),
+        P("div", 2, np.divide, lambda a, b, ans: (1.0 / b, -ans / b), infix="/", precedence=2, domain=(_DIVISOR,)),
+        P("neg", 1, np.negative, lambda x, ans: (-1.0,), infix="-", precedence=3),
+        P(
+            "pow",
+            2,
+            np.power,
+            _pow_partials,
+            syntax="pow",
+            infix="^",
+            precedence=4,
+            domain=_pow_domain(),
+            kink="x^y: ∂/∂x is 0 where y = 0; ∂/∂y is 0 where x^y = 0",
+        ),
+        P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
+        # comparisons (only inside where): 1.0 or 0.0, derivative 0
+        P("lt", 2, _indicator(np.less), _zero(2), infix="<", precedence=0),
+        P("le", 2, _indicator(np.less_equal), _zero(2), infix="<=", precedence=0),
+        P("gt", 2, _indicator(np.greater), _zero(2), infix=">", precedence=0),
+        P("ge", 2, _indicator(np.greater_equal), _zero(2), infix=">=", precedence=0),
+        P("eq", 2, _indicator(np.equal), _zero(2), infix="==", precedence=0, commutative=True),
+        P("ne", 2, _indicator(np.not_equal), _zero(2), infix="!=", precedence=0, commutative=True),
+        # -- elementwise functions ---------------------------------------------
+        P("exp", 1, np.exp, lambda x, ans: (ans,), syntax="exp"),
+        P("expm1", 1, np.expm1, lambda x, ans: (ans + 1.0,), syntax="expm1"),
+        P("log", 1, np.log, lambda x, ans: (1.0 / x,), syntax="log", domain=(pos,)),
+        P(
+            "log1p",
+            1,
+            np.log1p,
+            lambda x, ans: (1.0 / (1.0 + x),),
+            syntax="log1p",
+            domain=(interval(-1.0, math.inf, True, True),),
+        ),
+        P("log2", 1, np.log2, lambda x, ans: (1.0 / (x * _LN2),), syntax="log2", domain=(pos,)),
+        P("log10", 1, np.log10, lambda x, ans: (1.0 / (x * _LN10),), syntax="log10", domain=(pos,)),
+        P(
+            "log_base",
+            2,
+            lambda x, b: np.log(x) / np.log(b),
+            lambda x, b, ans: (1.0 / (x * op.log(b)), -ans / (b * op.log(b))),
+            syntax="log",
+            domain=(
+                pos,
+                interval(0.0, math.inf, True, True, arg=1, role="base"),
+                Domain(lambda x, b: b == 1, lambda x, b: "its base is 1"),
+            ),
+        ),
+        P("sqrt", 1, np.sqrt, lambda x, ans: (0.5 / ans,), syntax="sqrt", domain=(interval(0.0, math.inf, False, True),)),
+        P("cbrt", 1, np.cbrt, lambda x, ans: (1.0 / (3.0 * ans * ans),), syntax="cbrt"),
+        P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin"),
+        P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos"),
+        P("tan", 1, np.tan, lambda x, ans: (1.0 + ans * ans,), syntax="tan"),
+        P(
+            "asin",
+            1,
+            np.arcsin,
+            lambda x, ans: (1.0 / op.sqrt(1.0 - x * x),),
+            syntax="asin",
+            domain=(interval(-1.0, 1.0, False, False),),
+        ),
+        P(
+            "acos",
+            1,
+            np.arccos,
+            lambda x, ans: (-1.0 / op.sqrt(1.0 - x * x),),
+            syntax="acos",
+            domain=(interval(-1.0, 1.0, False, False),),
+        ),
+        P("atan", 1, np.arctan, lambda x, ans: (1.0 / (1.0 + x * x),), syntax="atan"),
+        P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh"),
+        P("cosh", 1, np.cosh, lambda x, ans: (op.sinh(x),), syntax="cosh"),
+        P("tanh", 1, np.tanh, lambda x, ans: (1.0 - ans * ans,), syntax="tanh"),
+        P("asinh", 1, np.arcsinh, lambda x, ans: (1.0 / op.sqrt(x * x + 1.0),), syntax="asinh"),
+        P(
+            "acosh",
+            1,
+            np.arccosh,
+            lambda x, ans: (1.0 / op.sqrt(x * x - 1.0),),
+            syntax="acosh",
+            domain=(interval(1.0, math.inf, False, True),),
+        ),
+        P(
+            "atanh",
+            1,
+            np.arctanh,
+            lambda x, ans: (1.0 / (1.0 - x * x),),
+            syntax="atanh",
+            domain=(interval(-1.0, 1.0, True, True),),
+        ),
+        P("abs", 1, np.abs, lambda x, ans: (op.sign(x),), syntax="abs", kink="abs'(0) = 0"),
+        P("sign", 1, np.sign, _zero(1), syntax="sign", kink="derivative 0 everywhere"),
+        P("floor", 1, np.floor, _zero(1), syntax="floor", kink="derivative 0 everywhere"),
+        P("ceil", 1, np.ceil, _zero(1), syntax="ceil", kink="derivative 0 everywhere"),
+        P("round", 1, np.round, _zero(1), syntax="round", kink="derivative 0 everywhere; halves round to even"),
+        P("relu", 1, lambda x: np.maximum(x, 0.0), lambda x, ans: (op.gt(x, 0.0),), syntax="relu", kink="relu'(0) = 0"),
+        P("sigmoid", 1, _sigmoid, lambda x, ans: (ans * (1.0 - ans),), syntax="sigmoid"),
+        P("softplus", 1, lambda x: np.logaddexp(0.0, x), lambda x, ans: (op.sigmoid(x),), syntax="softplus"),
+        P("erf", 1, _special("erf"), lambda x, ans: (_SQRT_PI * op.exp(-(x * x)),), syntax="erf"),
+        P("erfc", 1, _special("erfc"), lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),), syntax="erfc"),
+        P("gamma", 1, _special("gamma"), lambda x, ans: (ans * op.digamma(x),), syntax="gamma", domain=(NONPOSITIVE_INTEGERS,)),
+        P(
+            "lgamma",
+            1,
+            _special("gammaln"),
+            lambda x, ans: (op.digamma(x),),
+            syntax="lgamma",
+            domain=(NONPOSITIVE_INTEGERS,),
+            doc="log |Γ(x)|",
+        ),
+        P("atan2", 2, np.arctan2, lambda y, x, ans: (x / (x * x + y * y), -y / (x * x + y * y)), syntax="atan2"),
+        P("hypot", 2, np.hypot, lambda a, b, ans: (a / ans, b / ans), syntax="hypot", commutative=True),
+        P(
+            "min",
+            2,
+            np.minimum,
+            lambda a, b, ans: (op.lt(a, b) + 0.5 * op.eq(a, b), op.lt(b, a) + 0.5 * op.eq(a, b)),
+            syntax="min",
+            commutative=True,
+            kink="min(a, a) splits the gradient evenly",
+        ),
+        P(
+            "max",
+            2,
+            np.maximum,
+            lambda a, b, ans: (op.gt(a, b) + 0.5 * op.eq(a, b), op.gt(b, a) + 0.5 * op.eq(a, b)),
+            syntax="max",
+            commutative=True,
+            kink="max(a, a) splits the gradient evenly",
+        ),
+        P(
+            "logaddexp",
+            2,
+            np.logaddexp,
+            lambda a, b, ans: (op.exp(a - ans), op.exp(b - ans)),
+            syntax="logaddexp",
+            commutative=True,
+        ),
+        P(
+            "where",
+            3,
+            lambda c, a, b: np.where(c != 0, a, b),
+            jvp=_where_jvp,
+            vjp=_where_vjp,
+            syntax="where",
+            kink="the gradient flows only into the branch taken",
+        ),
+        P(
+            "clip",
+            3,
+            lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+            lambda x, lo, hi, ans: (op.ge(x, lo) * op.le(x, hi), op.lt(x, lo), op.gt(x, hi)),
+            syntax="clip",
+            kink="at a bound the gradient goes to x, as PyTorch's clamp",
+        ),
+        # -- reductions over all elements ---------------------------------------
+        P(
+            "sum",
+            1,
+            lambda x: np.asarray(np.sum(x)),
+            jvp=_sum_jvp,
+            vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]),),
+            shape=scalar,
+            syntax="sum",
+        ),
+        P(
+            "mean",
+            1,
+            lambda x: np.asarray(np.mean(x)),
+            jvp=lambda args, ans, t, p: op.mean(t[0]),
+            vjp=_mean_vjp,
+            shape=scalar,
+            syntax="mean",
+        ),
+        P(
+            "prod",
+            1,
+            lambda x: np.asarray(np.prod(x)),
+            jvp=lambda args, ans, t, p: op.sum(t[0] * (ans / args[0])),
+            vjp=_prod_vjp,
+            shape=scalar,
+            syntax="prod",
+        ),
+        P(
+            "norm",
+            1,
+            lambda x: np.asarray(np.sqrt(np.sum(np.square(x)))),
+            shape=scalar,
+            syntax="norm",
+            kink="norm'(0) = 0",
+            **_reduction(_norm_partial),
+        ),
+        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", **_reduction(_lse_partial)),
+        P("dot", 2, lambda a, b: np.asarray(np.dot(a, b)), jvp=_dot_jvp, vjp=_dot_vjp, shape=_dot_shape, syntax="dot"),
+        P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
+        # -- internal: emitted by derivative rules --------------------------------
+        P("xlogy", 2, _xlogy, lambda a, b, ans: (op.log(b), a / b), internal=True, doc="a·log b, 0 where a = 0"),
+        P("digamma", 1, _special("psi"), lambda x, ans: (op.polygamma(x, param=1),), internal=True),
+        P(
+            "polygamma",
+            1,
+            lambda x, n: _special("polygamma")(n, x),
+            jvp=lambda args, ans, t, n: t[0] * op.polygamma(args[0], param=n + 1),
+            vjp=lambda args, ans, g, n: (g * op.polygamma(args[0], param=n + 1),),
+            uses_param=True,
+            internal=True,
+        ),
+        P(
+            "unbroadcast",
+            2,
+            _unbroadcast,
+            jvp=_linear_jvp("unbroadcast", (0,)),
+            vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]), None),
+            shape=lambda g, ref, param=None: ref,
+            internal=True,
+            doc="sum over broadcast axes to the shape of arg 2",
+        ),
+        P(
+            "broadcast_like",
+            2,
+            lambda h, ref: np.broadcast_to(h, np.shape(ref)),
+            jvp=_linear_jvp("broadcast_like", (0,)),
+            vjp=lambda args, ans, g, p: (op.unbroadcast(g, args[0]), None),
+            shape=lambda h, ref, param=None: ref,
+            internal=True,
+        ),
+        P("size_of", 1, lambda x: np.asarray(float(np.size(x))), _zero(1), shape=scalar, internal=True),
+        P("index", 1, lambda x, k: x[k], jvp=_linear_jvp("index", (0,)), shape=_index_shape, uses_param=True, internal=True),
+        P(
+            "matmul_grad_a",
+            3,
+            _matmul_grad_a,
+            jvp=_linear_jvp("matmul_grad_a", (0, 2)),
+            shape=lambda g, a, b, param=None: a,
+            internal=True,
+        ),
+        P(
+            "matmul_grad_b",
+            3,
+            _matmul_grad_b,
+            jvp=_linear_jvp("matmul_grad_b", (0, 1)),
+            shape=lambda g, a, b, param=None: b,
+            internal=True,
+        ),
+    ]
+
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _table()}
+
+# The language's function names → primitives by argument count.
+FUNCTIONS: dict[str, dict[int, Primitive]] = {}
+for _p in PRIMITIVES.values():
+    if _p.syntax is not None:
+        FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}

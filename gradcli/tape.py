@@ -1,0 +1,262 @@
+"""The tape: a flat, hash-consed SSA list of primitive applications.
+
+Instruction i is `ops[i](*args[i]; params[i])`; every argument index is < i, so
+construction order is a topological order and every pass over the tape is a
+plain loop. Derivative transforms append to a copy of the tape through `Ref`
+arithmetic, which reads like the math in the primitives table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import ShapeError
+from .nodes import Span
+
+Shape = tuple[int, ...]
+
+
+class Tape:
+    """SSA instructions in parallel lists; `n_checked` leading instructions get domain checks."""
+
+    __slots__ = ("ops", "args", "params", "spans", "shapes", "source", "n_checked", "simplify", "_index")
+
+    def __init__(self, source: str = "") -> None:
+        self.ops: list[str] = []
+        self.args: list[tuple[int, ...]] = []
+        self.params: list[Any] = []
+        self.spans: list[Span | None] = []
+        self.shapes: list[Shape] | None = None  # known once specialised to input shapes
+        self.source = source
+        self.n_checked = 0
+        self.simplify = False  # derivative transforms fold constants and drop identities
+        self._index: dict[Hashable, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def copy(self) -> Tape:
+        t = Tape(self.source)
+        t.ops, t.args, t.params, t.spans = list(self.ops), list(self.args), list(self.params), list(self.spans)
+        t.shapes = None if self.shapes is None else list(self.shapes)
+        t.n_checked, t.simplify, t._index = self.n_checked, self.simplify, dict(self._index)
+        return t
+
+    # -- building ---------------------------------------------------------
+
+    def _append(self, key: Hashable, op: str, args: tuple[int, ...], param: Any, span: Span | None, shape: Shape | None) -> int:
+        found = self._index.get(key)
+        if found is not None:
+            return found
+        self.ops.append(op)
+        self.args.append(args)
+        self.params.append(param)
+        self.spans.append(span)
+        if self.shapes is not None:
+            assert shape is not None
+            self.shapes.append(shape)
+        i = len(self.ops) - 1
+        self._index[key] = i
+        return i
+
+    def const(self, value: Any) -> int:
+        arr = np.asarray(value, dtype=float)
+        arr.setflags(write=False)
+        key = ("const", arr.shape, arr.tobytes())
+        return self._append(key, "const", (), arr, None, arr.shape)
+
+    def var(self, name: Hashable, span: Span | None = None, shape: Shape | None = None) -> int:
+        return self._append(("var", name), "var", (), name, span, shape)
+
+    def emit(self, op: str, args: Sequence[int], param: Hashable = None, span: Span | None = None) -> int:
+        from .primitives import PRIMITIVES
+
+        prim = PRIMITIVES[op]
+        args = tuple(args)
+        if self.simplify:
+            simpler = _simplified(self, op, args, param)
+            if simpler is not None:
+                return simpler
+        shape = None
+        if self.shapes is not None:
+            shape = infer_shape(self, op, args, param, span)
+        key_args = tuple(sorted(args)) if prim.commutative else args
+        return self._append((op, key_args, param), op, args, param, span, shape)
+
+    def ref(self, i: int) -> Ref:
+        return Ref(self, i)
+
+    # -- queries ------------------------------------------------------------
+
+    def const_value(self, i: int) -> np.ndarray | None:
+        return self.params[i] if self.ops[i] == "const" else None
+
+    def text(self, i: int) -> str:
+        """The source text an instruction came from, for error messages."""
+        span = self.spans[i]
+        if span is None:
+            return f"v{i}"
+        return " ".join(self.source[span.start : span.end].split())
+
+    def variables(self) -> list[str]:
+        return [p for op, p in zip(self.ops, self.params) if op == "var" and isinstance(p, str)]
+
+
+def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:
+    from .primitives import PRIMITIVES
+
+    assert tape.shapes is not None
+    shapes = [tape.shapes[a] for a in args]
+    try:
+        return PRIMITIVES[op].shape(*shapes, param=param)
+    except ValueError as exc:
+        where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
+        shown = " and ".join(_shape_text(s) for s in shapes)
+        raise ShapeError(f"shape mismatch {where}: operands of shapes {shown} don't fit ({exc})".replace(" :", ":")) from None
+
+
+def _shape_text(s: Shape) -> str:
+    return "scalar" if s == () else "(" + ", ".join(map(str, s)) + (",)" if len(s) == 1 else ")")
+
+
+def specialise(tape: Tape, input_shapes: dict[Hashable, Shape]) -> Tape:
+    """A copy of the tape with every instruction's shape known (a loop, raising ShapeError)."""
+    t = tape.copy()
+    t.shapes = []
+    for i, op in enumerate(t.ops):
+        if op == "const":
+            t.shapes.append(t.params[i].shape)
+        elif op == "var":
+            t.shapes.append(tuple(input_shapes[t.params[i]]))
+        else:
+            t.shapes.append(infer_shape(t, op, t.args[i], t.params[i], t.spans[i]))
+    return t
+
+
+def _is_const(tape: Tape, i: int, value: float) -> bool:
+    c = tape.const_value(i)
+    return c is not None and c.shape == () and c == value
+
+
+def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> int | None:
+    """Identities and constant folding for derivative tapes; None keeps the instruction.
+
+    Only rewrites that keep the result's shape: a scalar 0 or 1 never changes a shape.
+    """
+    from .primitives import PRIMITIVES
+
+    if op in ("add", "sub"):
+        a, b = args
+        if _is_const(tape, b, 0.0) and _same_shape(tape, a, args):
+            return a
+        if op == "add" and _is_const(tape, a, 0.0) and _same_shape(tape, b, args):
+            return b
+        if op == "sub" and _is_const(tape, a, 0.0) and _same_shape(tape, b, args):
+            return tape.emit("neg", (b,))
+    elif op in ("mul", "div"):
+        a, b = args
+        if _is_const(tape, b, 1.0) and _same_shape(tape, a, args):
+            return a
+        if op == "mul" and _is_const(tape, a, 1.0) and _same_shape(tape, b, args):
+            return b
+        if _is_const(tape, b, -1.0) and _same_shape(tape, a, args):
+            return tape.emit("neg", (a,))
+        if op == "mul" and _is_const(tape, a, -1.0) and _same_shape(tape, b, args):
+            return tape.emit("neg", (b,))
+    elif op == "neg" and tape.ops[args[0]] == "neg":
+        return tape.args[args[0]][0]
+    elif op == "pow" and _is_const(tape, args[1], 1.0) and _same_shape(tape, args[0], args):
+        return args[0]
+    if args and all(tape.ops[a] == "const" for a in args):
+        prim = PRIMITIVES[op]
+        values = [tape.params[a] for a in args]
+        if prim.domain_ok(values) and max(v.size for v in values) <= 64:
+            with np.errstate(all="ignore"):
+                out = np.asarray(prim.apply(values, param), dtype=float)
+            if np.all(np.isfinite(out)):
+                return tape.const(out)
+    return None
+
+
+def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
+    if tape.shapes is None:
+        return all(tape.ops[a] != "const" or tape.params[a].shape == () for a in args)
+    try:
+        return tape.shapes[keep] == np.broadcast_shapes(*(tape.shapes[a] for a in args))
+    except ValueError:
+        return False
+
+
+class Ref:
+    """An instruction of a tape under construction; arithmetic on Refs emits instructions."""
+
+    __slots__ = ("tape", "i")
+
+    def __init__(self, tape: Tape, i: int) -> None:
+        self.tape, self.i = tape, i
+
+    def _lift(self, other: Any) -> Ref:
+        return other if isinstance(other, Ref) else Ref(self.tape, self.tape.const(other))
+
+    def apply(self, op: str, *others: Any, param: Hashable = None) -> Ref:
+        args = (self.i, *(self._lift(o).i for o in others))
+        return Ref(self.tape, self.tape.emit(op, args, param))
+
+    @property
+    def shape(self) -> Shape:
+        assert self.tape.shapes is not None
+        return self.tape.shapes[self.i]
+
+    def const_value(self) -> np.ndarray | None:
+        return self.tape.const_value(self.i)
+
+    def __add__(self, o: Any) -> Ref:
+        return self.apply("add", o)
+
+    def __radd__(self, o: Any) -> Ref:
+        return self._lift(o).apply("add", self)
+
+    def __sub__(self, o: Any) -> Ref:
+        return self.apply("sub", o)
+
+    def __rsub__(self, o: Any) -> Ref:
+        return self._lift(o).apply("sub", self)
+
+    def __mul__(self, o: Any) -> Ref:
+        return self.apply("mul", o)
+
+    def __rmul__(self, o: Any) -> Ref:
+        return self._lift(o).apply("mul", self)
+
+    def __truediv__(self, o: Any) -> Ref:
+        return self.apply("div", o)
+
+    def __rtruediv__(self, o: Any) -> Ref:
+        return self._lift(o).apply("div", self)
+
+    def __pow__(self, o: Any) -> Ref:
+        return self.apply("pow", o)
+
+    def __neg__(self) -> Ref:
+        return self.apply("neg")
+
+    def __matmul__(self, o: Any) -> Ref:
+        return self.apply("matmul", o)
+
+
+class _Ops:
+    """`op.cos(x)` emits a `cos` instruction on x's tape: rules read like the math."""
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, param: Hashable = None) -> Ref:
+            first = next(a for a in args if isinstance(a, Ref))
+            lifted = [first._lift(a) for a in args]
+            return lifted[0].apply(name, *lifted[1:], param=param)
+
+        return call
+
+
+op = _Ops()
