@@ -93,7 +93,8 @@ def _domain_message(
     where = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
     scalars = [np.broadcast_to(a, bad.shape)[where] if bad.ndim else np.asarray(a)[()] for a in args]
     point = describe_point(inputs, bad.shape, where)
-    return f"{tape.text(i)} is undefined at {point}: {domain.reason(*scalars)}"
+    at = f" at {point}" if point else ""
+    return f"{tape.text(i)} is undefined{at}: {domain.reason(*scalars)}"
 
 
 def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...], where: tuple[int, ...]) -> str:
@@ -111,4 +112,4 @@ def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...]
             parts.append(f"{name}={text if len(text) <= 60 else text[:57] + '…'}")
     if shape and where:
         parts.append(f"(element {', '.join(map(str, where))})" if len(where) > 1 else f"(element {where[0]})")
-    return ", ".join(parts) if parts else "the given point"
+    return ", ".join(parts)

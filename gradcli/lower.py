@@ -11,6 +11,7 @@ from .primitives import CONSTANTS, FUNCTIONS
 from .syntax import caret_lines
 from .tape import Tape
 
+_SUPERSCRIPTS = str.maketrans({c: f"^{d}" for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")})
 COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 
 
@@ -111,6 +112,9 @@ def _lower_name(program: Program, node: Name, tape: Tape, env: dict[str, int], f
         return tape.const(CONSTANTS[name])
     if name in FUNCTIONS:
         raise _error(program, node.span, f"{name} is a function; call it as {name}(…)")
+    if any(ord(ch) in _SUPERSCRIPTS for ch in name):
+        plain = name.translate(_SUPERSCRIPTS)
+        raise _error(program, node.span, f"{name} is not a name; write powers with ^, e.g. {plain}")
     if name not in used_free:
         used_free.add(name)
         free.append(name)

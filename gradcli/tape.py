@@ -115,7 +115,8 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
     except ValueError as exc:
         where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
         shown = " and ".join(_shape_text(s) for s in shapes)
-        raise ShapeError(f"shape mismatch {where}: operands of shapes {shown} don't fit ({exc})".replace(" :", ":")) from None
+        reason = "don't broadcast together" if "broadcast" in str(exc) else str(exc)
+        raise ShapeError(f"shape mismatch {where}: shapes {shown}: {reason}".replace(" :", ":")) from None
 
 
 def _shape_text(s: Shape) -> str:
