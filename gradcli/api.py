@@ -130,11 +130,22 @@ class Expression:
         return self._cache[key]
 
     def _run_with_zeros(
-        self, tape: Tape, inputs: Mapping[Hashable, np.ndarray], refs: Sequence[int | None], shapes: Sequence[tuple[int, ...]]
+        self,
+        tape: Tape,
+        inputs: Mapping[Hashable, np.ndarray],
+        refs: Sequence[int | None],
+        shapes: Sequence[tuple[int, ...]],
+        also: Sequence[int] = (),
     ) -> list[np.ndarray]:
+        """Values of `also` then of `refs`, in one pass; a structural zero (None) becomes zeros of its shape.
+
+        Passing the primal output in `also` makes the pass check the user's program
+        against every domain even where the derivative doesn't need its value.
+        """
         live = [r for r in refs if r is not None]
-        got = iter(evaluate.run(tape, inputs, live)) if live else iter(())
-        out = []
+        values = evaluate.run(tape, inputs, [*also, *live])
+        out = values[: len(also)]
+        got = iter(values[len(also) :])
         for r, shape in zip(refs, shapes):
             if r is None:
                 out.append(np.zeros(shape))
@@ -147,19 +158,25 @@ class Expression:
         self, at: Point | None = None, wrt: Sequence[str] | str | None = None, mode: str = "reverse", output: int = -1
     ) -> dict[str, np.ndarray]:
         """∂(output)/∂v for each v in wrt (default: all free variables), with v's shape."""
+        return self.value_and_gradient(at, wrt, mode, output)[1]
+
+    def value_and_gradient(
+        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, mode: str = "reverse", output: int = -1
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The output's value and its gradient, from one pass over the gradient tape (reverse mode)."""
         point = self.bind(at)
         names = self._wrt(wrt)
         out_index = range(len(self.lowered.outputs))[output]
-        self.values(point)  # domain errors name the user's sub-expression, not a derivative step
         shapes = [np.shape(point.get(n, 0.0)) for n in names]
         if mode == "reverse":
             tape, refs = self._grad_tape(point, names, out_index)
-            values = self._run_with_zeros(tape, point, refs, shapes)
+            value, *grads = self._run_with_zeros(tape, point, refs, shapes, also=(self.lowered.outputs[out_index],))
         elif mode == "forward":
-            values = [self._forward_partial(point, n, out_index) for n in names]
+            value = self.values(point)[out_index]
+            grads = [self._forward_partial(point, n, out_index) for n in names]
         else:
             raise UsageError(f"unknown mode {mode!r}: use forward or reverse")
-        return dict(zip(names, values))
+        return value, dict(zip(names, grads))
 
     def _jvp_tape(self, point: Mapping[str, np.ndarray], output: int, names: tuple[str, ...]) -> tuple[Tape, int | None]:
         key = ("jvp", output, names, tuple(sorted(self._shapes(point).items())))

@@ -101,6 +101,22 @@ class Tape:
             return f"v{i}"
         return " ".join(self.source[span.start : span.end].split())
 
+    def verify(self) -> None:
+        """The SSA invariants every transform must keep: arguments defined before use, arity, known ops."""
+        from .primitives import PRIMITIVES
+
+        lists = (self.args, self.params, self.spans)
+        assert all(len(x) == len(self.ops) for x in lists), "parallel lists out of step"
+        assert self.shapes is None or len(self.shapes) == len(self.ops), "shapes out of step"
+        for i, (op, args) in enumerate(zip(self.ops, self.args)):
+            if op in ("const", "var"):
+                assert args == (), f"v{i}: {op} takes no arguments"
+                continue
+            prim = PRIMITIVES.get(op)
+            assert prim is not None, f"v{i}: unknown primitive {op}"
+            assert prim.arity < 0 or len(args) == prim.arity, f"v{i}: {op} takes {prim.arity} arguments, has {len(args)}"
+            assert all(0 <= a < i for a in args), f"v{i}: an argument is not defined before use"
+
     def variables(self) -> list[str]:
         return [p for op, p in zip(self.ops, self.params) if op == "var" and isinstance(p, str)]
 
