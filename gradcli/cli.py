@@ -38,12 +38,12 @@ class Mode(str, Enum):
     forward = "forward"
 
 
-Expr = Annotated[str, typer.Argument(help='The expression, "-" to read stdin, or @FILE for a program file.')]
+Expr = Annotated[str, typer.Argument(metavar="EXPR", help='The expression, "-" to read stdin, or @FILE for a program file.')]
 At = Annotated[
     list[str] | None,
-    typer.Option("--at", "-a", help="Point: --at x=3 --at y=2, --at x=3,y=2, --at x=[1,2,3], --at t=pi/4."),
+    typer.Option("--at", "-a", metavar="NAME=VALUE", help="Point: --at x=3 --at y=2, --at x=3,y=2, --at x=[1,2,3], --at t=pi/4."),
 ]
-Wrt = Annotated[str | None, typer.Option("--wrt", help="Variables to differentiate by, comma-separated (default: all).")]
+Wrt = Annotated[str | None, typer.Option("--wrt", metavar="x,y", help="Variables to differentiate by, comma-separated (default: all).")]
 Fmt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, plain text otherwise.")]
 
 
@@ -144,7 +144,7 @@ def diff_cmd(
     expression: Expr,
     at: At = None,
     wrt: Wrt = None,
-    order: Annotated[int, typer.Option("--order", "-n", min=1, help="Derivative order (2 gives the Hessian).")] = 1,
+    order: Annotated[int, typer.Option("--order", "-n", min=1, metavar="N", help="Derivative order (2 gives the Hessian).")] = 1,
     mode: Annotated[Mode, typer.Option("--mode", help="reverse (one sweep for all partials) or forward.")] = Mode.reverse,
     format: Fmt = Format.auto,
 ) -> None:
