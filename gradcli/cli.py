@@ -43,7 +43,9 @@ At = Annotated[
     list[str] | None,
     typer.Option("--at", "-a", metavar="NAME=VALUE", help="Point: --at x=3 --at y=2, --at x=3,y=2, --at x=[1,2,3], --at t=pi/4."),
 ]
-Wrt = Annotated[str | None, typer.Option("--wrt", metavar="x,y", help="Variables to differentiate by, comma-separated (default: all).")]
+Wrt = Annotated[
+    str | None, typer.Option("--wrt", metavar="x,y", help="Variables to differentiate by, comma-separated (default: all).")
+]
 Fmt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, plain text otherwise.")]
 
 

@@ -25,6 +25,11 @@ def split_top_level(text: str) -> list[str]:
     return parts
 
 
+def _shorten(text: str, limit: int = 60) -> str:
+    """A long --at item (a 5000-digit number) is shown by its ends, not in full."""
+    return text if len(text) <= limit else f"{text[:30]}…{text[-10:]}"
+
+
 def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
     """`--at x=3 --at y=2`, `--at x=3,y=2`, `--at x=[1,2,3]`, `--at t=pi/4`.
 
@@ -38,23 +43,24 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
         for part in split_top_level(item):
             name, eq, value = part.partition("=")
             name, value = name.strip(), value.strip()
+            shown = _shorten(part.strip())
             if not eq or not name or not value:
-                raise UsageError(f"malformed --at {part.strip()!r}: expected NAME=VALUE, e.g. --at x=3 or --at x=[1,2,3]")
+                raise UsageError(f"malformed --at {shown!r}: expected NAME=VALUE, e.g. --at x=3 or --at x=[1,2,3]")
             if not name.isidentifier():
-                raise UsageError(f"malformed --at {part.strip()!r}: {name!r} is not a variable name")
+                raise UsageError(f"malformed --at {shown!r}: {name!r} is not a variable name")
             try:
                 expr = compile(value)
             except GradcliError as exc:
-                raise UsageError(f"malformed --at {part.strip()!r}: the value is not a number ({exc.message})") from None
+                raise UsageError(f"malformed --at {shown!r}: the value is not a number ({exc.message})") from None
             if expr.variables:
                 raise UsageError(
-                    f"malformed --at {part.strip()!r}: the value must be a number, an array or a constant expression,"
+                    f"malformed --at {shown!r}: the value must be a number, an array or a constant expression,"
                     f" not use {', '.join(expr.variables)}"
                 )
             try:
                 point[name] = expr.value({})
             except GradcliError as exc:
-                raise UsageError(f"malformed --at {part.strip()!r}: {exc.message}") from None
+                raise UsageError(f"malformed --at {shown!r}: {exc.message}") from None
     return point
 
 

@@ -6,6 +6,7 @@ nothing here recurses over the expression, however deep the nesting.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import lru_cache
 from importlib import resources
@@ -78,7 +79,9 @@ class _Builder:
         return Call(str(name), tuple(args or ()), _span(name, rpar), _token_span(name))
 
     def group(self, c: list[Any]) -> Node:
-        return c[1]
+        # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
+        lpar, inner, rpar = c
+        return dataclasses.replace(inner, span=_span(lpar, rpar))
 
     def vector(self, c: list[Any]) -> Vector:
         lsqb, args, rsqb = c
