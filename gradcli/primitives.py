@@ -180,11 +180,13 @@ def _dot_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
 
 
 def _stack_shape(*shapes: Shape, param: Hashable = None) -> Shape:
-    return (len(shapes), *np.broadcast_shapes(*shapes)) if shapes else (0,)
+    if len(set(shapes)) > 1:  # as numpy: [[1, 2], [3]] is ragged, not broadcast
+        raise ValueError("the items of a vector literal must all have the same shape")
+    return (len(shapes), *shapes[0]) if shapes else (0,)
 
 
 def _stack(*xs: np.ndarray) -> np.ndarray:
-    return np.stack(np.broadcast_arrays(*xs)) if xs else np.zeros(0)
+    return np.stack(xs) if xs else np.zeros(0)
 
 
 def _index_shape(s: Shape, param: Hashable = None) -> Shape:
@@ -211,9 +213,17 @@ def _mean_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple
     return (op.broadcast_like(g, x) / op.size_of(x),)
 
 
-def _prod_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-    (x,) = args
-    return (op.broadcast_like(g, x) * (ans / x),)
+def _prod_partial(x: Ref, ans: Ref) -> Ref:
+    """∂/∂x_k = ∏_{j≠k} x_j: ans/x_k, except at a zero x_k, where ans/x_k is 0/0.
+
+    There it is Q·∏(the other zeros), Q the product of the nonzero elements. With one zero that is Q; with
+    two, Q·(the other zero) = Q·(Σ zeros − x_k), 0 in value but with the right derivative; with more, 0
+    (exact for the gradient and the Hessian at any point; derivatives of order ≥ 3 at ≥ 3 zeros are not).
+    """
+    zero = op.eq(x, 0.0)
+    count = op.sum(zero)
+    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), op.sum(op.where(zero, x, 0.0)) - x, 0.0))
+    return op.where(zero, op.prod(op.where(zero, 1.0, x)) * others, ans / x)
 
 
 def _norm_partial(x: Ref, ans: Ref) -> Ref:
@@ -305,7 +315,9 @@ def _pow_partials(x: Ref, y: Ref, ans: Ref) -> tuple[Any, Any]:
         # x^c: c·x^(c-1); zero for c = 0 so that 0^0 has derivative 0, as PyTorch.
         dx = None if c == 0 else c * x ** float(c - 1)
     else:
-        dx = op.where(op.eq(y, 0.0), 0.0, y * x ** (y - 1.0))
+        # 0 only at x = y = 0 (where y·x^(y-1) is 0·inf): elsewhere y·x^(y-1) is already 0 at y = 0, and
+        # masking it there would also drop its ∂/∂y, making the Hessian's ∂²/∂x∂y wrong (1/x at y = 0).
+        dx = op.where(op.eq(y, 0.0) * op.eq(x, 0.0), 0.0, y * x ** (y - 1.0))
     # ∂/∂y = x^y·log x, taken as 0 where x^y = 0 (x = 0, y > 0): right at x = 0.
     return dx, op.xlogy(ans, x)
 
@@ -512,10 +524,9 @@ def _table() -> list[Primitive]:
             "prod",
             1,
             lambda x: np.asarray(np.prod(x)),
-            jvp=lambda args, ans, t, p: op.sum(t[0] * (ans / args[0])),
-            vjp=_prod_vjp,
             shape=scalar,
             syntax="prod",
+            **_reduction(_prod_partial),
         ),
         P(
             "norm",
