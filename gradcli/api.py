@@ -87,7 +87,7 @@ class Expression:
     def _shapes(self, point: Mapping[str, np.ndarray]) -> dict[Hashable, tuple[int, ...]]:
         return {v: np.shape(point[v]) for v in self.variables}
 
-    def _specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
+    def specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
         key = ("primal", tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
             self._cache[key] = specialise(self.tape, self._shapes(point))
@@ -98,8 +98,13 @@ class Expression:
     def values(self, at: Point | None = None) -> list[np.ndarray]:
         """The value of every output."""
         point = self.bind(at)
-        tape = self._specialised(point)
+        tape = self.specialised(point)
         return evaluate.run(tape, point, self.lowered.outputs)
+
+    def evaluate(self, point: Mapping[str, np.ndarray], output: int = -1, complex_step: bool = False) -> np.ndarray:
+        """One output at an already-bound point, which may be complex (a complex-step probe)."""
+        tape = self.specialised(point)
+        return evaluate.run(tape, point, [self.lowered.outputs[output]], complex_step=complex_step)[0]
 
     def value(self, at: Point | None = None) -> np.ndarray:
         """The value of the (last) output."""
@@ -119,10 +124,10 @@ class Expression:
     def _var_index(self, tape: Tape, name: str) -> int | None:
         return tape._index.get(("var", name))
 
-    def _grad_tape(self, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
+    def gradient_tape(self, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
         key = ("grad", output, wrt, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
-            tape = derivatives.prepare(self._specialised(point), self._shapes(point))
+            tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             idx = [self._var_index(tape, w) for w in wrt]
             refs = derivatives.grad(tape, self.lowered.outputs[output], [i for i in idx if i is not None])
             by_var = dict(zip([i for i in idx if i is not None], refs))
@@ -169,7 +174,7 @@ class Expression:
         out_index = range(len(self.lowered.outputs))[output]
         shapes = [np.shape(point.get(n, 0.0)) for n in names]
         if mode == "reverse":
-            tape, refs = self._grad_tape(point, names, out_index)
+            tape, refs = self.gradient_tape(point, names, out_index)
             value, *grads = self._run_with_zeros(tape, point, refs, shapes, also=(self.lowered.outputs[out_index],))
         elif mode == "forward":
             value = self.values(point)[out_index]
@@ -181,7 +186,7 @@ class Expression:
     def _jvp_tape(self, point: Mapping[str, np.ndarray], output: int, names: tuple[str, ...]) -> tuple[Tape, int | None]:
         key = ("jvp", output, names, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
-            tape = derivatives.prepare(self._specialised(point), self._shapes(point))
+            tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             seeds = {}
             for n in names:
                 i = self._var_index(tape, n)
@@ -245,7 +250,7 @@ class Expression:
     ) -> tuple[Tape, list[int | None], list[int | None]]:
         key = ("hess", output, names, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
-            tape, grads = self._grad_tape(point, names, output)
+            tape, grads = self.gradient_tape(point, names, output)
             tape = tape.copy()
             seeds = {}
             for n in names:
@@ -284,7 +289,7 @@ class Expression:
     def _nth_tape(self, point: Mapping[str, np.ndarray], name: str, order: int, output: int) -> tuple[Tape, int | None]:
         key = ("nth", output, name, order, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
-            tape, (ref,) = self._grad_tape(point, (name,), output)
+            tape, (ref,) = self.gradient_tape(point, (name,), output)
             for level in range(1, order):
                 if ref is None:
                     break

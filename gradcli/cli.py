@@ -203,5 +203,47 @@ def jacobian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt =
     _guard(body)
 
 
+class Method(str, Enum):
+    central = "central"
+    forward = "forward"
+    backward = "backward"
+    complex = "complex"
+    richardson = "richardson"
+
+
+@app.command("check")
+def check_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    method: Annotated[Method, typer.Option("--method", "-m", help="How the numerical derivative is taken.")] = Method.central,
+    order: Annotated[int, typer.Option("--order", "-n", min=1, max=2, metavar="N", help="1: gradient; 2: Hessian.")] = 1,
+    step: Annotated[
+        float | None, typer.Option("--step", help="Override the step h (default: chosen per method and point).")
+    ] = None,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance (default per method).")] = None,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance (default per method).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random direction used for large arrays.")] = 0,
+    format: Fmt = Format.auto,
+) -> None:
+    """Compare automatic derivatives with numerical ones; exit 1 on a mismatch.
+
+    An entry passes when |ad - numeric| <= atol + rtol*|numeric|. Defaults: central rtol 1e-6 atol 1e-8;
+    forward/backward 1e-4, 1e-6; complex 1e-12, 1e-14; richardson 1e-9, 1e-11.
+    """
+
+    def body() -> None:
+        from .checking import check
+        from .report import check_report
+
+        expr, point = _setup(expression, at)
+        result = check(expr, point, _wrt_names(wrt), method.value, order, step, rtol, atol, seed)
+        _emit(check_report(expr.text, point, result), format)
+        if not result.ok:
+            raise typer.Exit(1)
+
+    _guard(body)
+
+
 def run() -> None:
     app()

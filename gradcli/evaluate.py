@@ -35,8 +35,15 @@ def run(
     inputs: Mapping[Hashable, np.ndarray],
     outputs: Sequence[int],
     on_domain: str = "raise",
+    complex_step: bool = False,
+    keep_all: bool = False,
 ) -> list[np.ndarray]:
-    """Values of `outputs`. on_domain="raise" raises DomainError; "nan" puts nan there."""
+    """Values of `outputs`. on_domain="raise" raises DomainError; "nan" puts nan there.
+
+    complex_step evaluates with complex inputs through each primitive's analytic
+    continuation (domains are checked on real parts). keep_all keeps every
+    value, for views of the whole trace, instead of freeing each after its last use.
+    """
     live = needed(tape, outputs)
     last_use = [-1] * len(tape)
     for i, args in enumerate(tape.args):
@@ -61,14 +68,17 @@ def run(
             args = [values[a] for a in argss[i]]
             bad = None
             if i < tape.n_checked and prim.domain:
-                bad = _check(tape, i, prim.domain, args, inputs, on_domain)
-            out = prim.apply(args, params[i])
+                real = [np.real(a) for a in args] if complex_step else args
+                bad = _check(tape, i, prim.domain, real, inputs, on_domain)
+            out = prim.apply(args, params[i], complex_step)
             if bad is not None:
                 out = np.where(bad, np.nan, out)
             values[i] = out
             for a in argss[i]:
-                if last_use[a] == i and a not in keep:
+                if last_use[a] == i and a not in keep and not keep_all:
                     values[a] = None
+    if keep_all:
+        return [None if v is None else np.asarray(v) for v in values]
     return [np.asarray(values[o]) for o in outputs]
 
 
@@ -102,7 +112,7 @@ def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...]
     for name, value in inputs.items():
         if not isinstance(name, str):
             continue
-        v = np.asarray(value)
+        v = np.real(np.asarray(value))
         if v.ndim == 0:
             parts.append(f"{name}={format_number(v)}")
         elif shape and v.shape == shape:

@@ -73,11 +73,18 @@ class Primitive:
     commutative: bool = False
     uses_param: bool = False
     kink: str = ""  # the convention at non-differentiable points
+    # Where the primitive is not differentiable (a kink or jump) or its slope is infinite (a domain edge):
+    # `check` names such points instead of letting a numerical disagreement look like a bug.
+    singular: Callable[..., np.ndarray] | None = None
+    # For complex-step differentiation: the analytic continuation near the real line, where numpy's own
+    # complex version differs (abs, max: choose by the real part) or is missing (hypot, atan2, cbrt).
+    complex_impl: Callable[..., Any] | None = None
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
 
-    def apply(self, values: list[np.ndarray], param: Hashable = None) -> np.ndarray:
-        return self.impl(*values, param) if self.uses_param else self.impl(*values)
+    def apply(self, values: list[np.ndarray], param: Hashable = None, complex_step: bool = False) -> np.ndarray:
+        impl = self.complex_impl if complex_step and self.complex_impl is not None else self.impl
+        return impl(*values, param) if self.uses_param else impl(*values)
 
     def domain_ok(self, values: list[np.ndarray]) -> bool:
         return not any(np.any(d.bad(*values)) for d in self.domain)
@@ -95,7 +102,58 @@ def _special(name: str) -> Callable[..., Any]:
 
 
 def _indicator(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
-    return lambda a, b: np.asarray(fn(a, b), dtype=float)
+    # Compare real parts, so a complex-step evaluation takes the same branch as the real one.
+    return lambda a, b: np.asarray(fn(np.real(a), np.real(b)), dtype=float)
+
+
+def _ties(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray(a == b)
+
+
+def _by_real(pick_first: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., np.ndarray]:
+    """min/max continued off the real line: choose an argument by its real part."""
+    return lambda a, b: np.where(pick_first(np.real(a), np.real(b)), a, b)
+
+
+def _complex_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    quadrant = np.where(np.real(x) < 0, np.where(np.real(y) >= 0, np.pi, -np.pi), 0.0)
+    return np.arctan(y / x) + quadrant
+
+
+def _complex_cbrt(x: np.ndarray) -> np.ndarray:
+    return np.where(np.real(x) < 0, -((-x) ** (1 / 3)), x ** (1 / 3))
+
+
+def _complex_softplus(x: np.ndarray) -> np.ndarray:
+    return np.where(np.real(x) > 30, x + np.log1p(np.exp(-x)), np.log1p(np.exp(np.minimum(np.real(x), 30) + 1j * np.imag(x))))
+
+
+def _complex_logaddexp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    m = np.maximum(np.real(a), np.real(b))
+    return m + np.log(np.exp(a - m) + np.exp(b - m))
+
+
+def _complex_gamma(z: np.ndarray) -> np.ndarray:
+    import scipy.special
+
+    # scipy's complex gamma is inaccurate just off the negative real axis: use the reflection formula there.
+    left = np.real(z) < 0.5
+    return np.where(left, np.pi / (np.sin(np.pi * z) * scipy.special.gamma(1 - z)), scipy.special.gamma(z))
+
+
+def _complex_lgamma(z: np.ndarray) -> np.ndarray:
+    import scipy.special
+
+    # log|Γ| continued analytically, real on the real line. Left of 1/2 by reflection,
+    # log|Γ(z)| = log π − log|sin πz| − log Γ(1 − z), with the sign of sin πz taken from the real point.
+    z = np.asarray(z, dtype=complex)
+    sin = np.sin(np.pi * z)
+    reflected = np.log(np.pi) - np.log(np.sign(np.sin(np.pi * np.real(z))) * sin) - scipy.special.loggamma(1 - z)
+    return np.where(np.real(z) < 0.5, reflected, scipy.special.loggamma(z))
+
+
+def _integer(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x == np.floor(x))
 
 
 def _zero(n: int) -> Partials:
@@ -110,7 +168,7 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.size == 0:
         return np.asarray(-np.inf)
-    m = np.max(x)
+    m = np.max(np.real(x))
     if not np.isfinite(m):
         return np.asarray(np.log(np.sum(np.exp(x))))
     return np.asarray(m + np.log(np.sum(np.exp(x - m))))
@@ -358,16 +416,73 @@ def _table() -> list[Primitive]:
             infix="^",
             precedence=4,
             domain=_pow_domain(),
-            kink="x^y: ∂/∂x is 0 where y = 0; ∂/∂y is 0 where x^y = 0",
+            kink="x^y: ∂/∂x is 0 at x = y = 0; ∂/∂y is 0 where x^y = 0",
+            singular=lambda x, y: (x == 0) & ((y != np.floor(y)) | (y <= 0)),
         ),
         P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
         # comparisons (only inside where): 1.0 or 0.0, derivative 0
-        P("lt", 2, _indicator(np.less), _zero(2), infix="<", precedence=0),
-        P("le", 2, _indicator(np.less_equal), _zero(2), infix="<=", precedence=0),
-        P("gt", 2, _indicator(np.greater), _zero(2), infix=">", precedence=0),
-        P("ge", 2, _indicator(np.greater_equal), _zero(2), infix=">=", precedence=0),
-        P("eq", 2, _indicator(np.equal), _zero(2), infix="==", precedence=0, commutative=True),
-        P("ne", 2, _indicator(np.not_equal), _zero(2), infix="!=", precedence=0, commutative=True),
+        P(
+            "lt",
+            2,
+            _indicator(np.less),
+            _zero(2),
+            infix="<",
+            precedence=0,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
+        P(
+            "le",
+            2,
+            _indicator(np.less_equal),
+            _zero(2),
+            infix="<=",
+            precedence=0,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
+        P(
+            "gt",
+            2,
+            _indicator(np.greater),
+            _zero(2),
+            infix=">",
+            precedence=0,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
+        P(
+            "ge",
+            2,
+            _indicator(np.greater_equal),
+            _zero(2),
+            infix=">=",
+            precedence=0,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
+        P(
+            "eq",
+            2,
+            _indicator(np.equal),
+            _zero(2),
+            infix="==",
+            precedence=0,
+            commutative=True,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
+        P(
+            "ne",
+            2,
+            _indicator(np.not_equal),
+            _zero(2),
+            infix="!=",
+            precedence=0,
+            commutative=True,
+            singular=_ties,
+            kink="a comparison jumps where its sides are equal; derivative 0",
+        ),
         # -- elementwise functions ---------------------------------------------
         P("exp", 1, np.exp, lambda x, ans: (ans,), syntax="exp"),
         P("expm1", 1, np.expm1, lambda x, ans: (ans + 1.0,), syntax="expm1"),
@@ -394,8 +509,26 @@ def _table() -> list[Primitive]:
                 Domain(lambda x, b: b == 1, lambda x, b: "its base is 1"),
             ),
         ),
-        P("sqrt", 1, np.sqrt, lambda x, ans: (0.5 / ans,), syntax="sqrt", domain=(interval(0.0, math.inf, False, True),)),
-        P("cbrt", 1, np.cbrt, lambda x, ans: (1.0 / (3.0 * ans * ans),), syntax="cbrt"),
+        P(
+            "sqrt",
+            1,
+            np.sqrt,
+            lambda x, ans: (0.5 / ans,),
+            syntax="sqrt",
+            domain=(interval(0.0, math.inf, False, True),),
+            singular=lambda x: x == 0,
+            kink="sqrt'(0) = inf, the one-sided slope",
+        ),
+        P(
+            "cbrt",
+            1,
+            np.cbrt,
+            lambda x, ans: (1.0 / (3.0 * ans * ans),),
+            syntax="cbrt",
+            singular=lambda x: x == 0,
+            complex_impl=_complex_cbrt,
+            kink="cbrt'(0) = inf",
+        ),
         P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin"),
         P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos"),
         P("tan", 1, np.tan, lambda x, ans: (1.0 + ans * ans,), syntax="tan"),
@@ -406,6 +539,7 @@ def _table() -> list[Primitive]:
             lambda x, ans: (1.0 / op.sqrt(1.0 - x * x),),
             syntax="asin",
             domain=(interval(-1.0, 1.0, False, False),),
+            singular=lambda x: np.abs(x) == 1,
         ),
         P(
             "acos",
@@ -414,6 +548,7 @@ def _table() -> list[Primitive]:
             lambda x, ans: (-1.0 / op.sqrt(1.0 - x * x),),
             syntax="acos",
             domain=(interval(-1.0, 1.0, False, False),),
+            singular=lambda x: np.abs(x) == 1,
         ),
         P("atan", 1, np.arctan, lambda x, ans: (1.0 / (1.0 + x * x),), syntax="atan"),
         P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh"),
@@ -427,6 +562,7 @@ def _table() -> list[Primitive]:
             lambda x, ans: (1.0 / op.sqrt(x * x - 1.0),),
             syntax="acosh",
             domain=(interval(1.0, math.inf, False, True),),
+            singular=lambda x: x == 1,
         ),
         P(
             "atanh",
@@ -436,17 +572,93 @@ def _table() -> list[Primitive]:
             syntax="atanh",
             domain=(interval(-1.0, 1.0, True, True),),
         ),
-        P("abs", 1, np.abs, lambda x, ans: (op.sign(x),), syntax="abs", kink="abs'(0) = 0"),
-        P("sign", 1, np.sign, _zero(1), syntax="sign", kink="derivative 0 everywhere"),
-        P("floor", 1, np.floor, _zero(1), syntax="floor", kink="derivative 0 everywhere"),
-        P("ceil", 1, np.ceil, _zero(1), syntax="ceil", kink="derivative 0 everywhere"),
-        P("round", 1, np.round, _zero(1), syntax="round", kink="derivative 0 everywhere; halves round to even"),
-        P("relu", 1, lambda x: np.maximum(x, 0.0), lambda x, ans: (op.gt(x, 0.0),), syntax="relu", kink="relu'(0) = 0"),
-        P("sigmoid", 1, _sigmoid, lambda x, ans: (ans * (1.0 - ans),), syntax="sigmoid"),
-        P("softplus", 1, lambda x: np.logaddexp(0.0, x), lambda x, ans: (op.sigmoid(x),), syntax="softplus"),
+        P(
+            "abs",
+            1,
+            np.abs,
+            lambda x, ans: (op.sign(x),),
+            syntax="abs",
+            kink="abs'(0) = 0",
+            singular=lambda x: x == 0,
+            complex_impl=lambda x: np.where(np.real(x) < 0, -x, x),
+        ),
+        P(
+            "sign",
+            1,
+            np.sign,
+            _zero(1),
+            syntax="sign",
+            kink="derivative 0 everywhere",
+            singular=lambda x: x == 0,
+            complex_impl=lambda x: np.sign(np.real(x)),
+        ),
+        P(
+            "floor",
+            1,
+            np.floor,
+            _zero(1),
+            syntax="floor",
+            kink="derivative 0 everywhere",
+            singular=_integer,
+            complex_impl=lambda x: np.floor(np.real(x)),
+        ),
+        P(
+            "ceil",
+            1,
+            np.ceil,
+            _zero(1),
+            syntax="ceil",
+            kink="derivative 0 everywhere",
+            singular=_integer,
+            complex_impl=lambda x: np.ceil(np.real(x)),
+        ),
+        P(
+            "round",
+            1,
+            np.round,
+            _zero(1),
+            syntax="round",
+            kink="derivative 0 everywhere; halves round to even",
+            singular=lambda x: (x - np.floor(x)) == 0.5,
+            complex_impl=lambda x: np.round(np.real(x)),
+        ),
+        P(
+            "relu",
+            1,
+            lambda x: np.maximum(x, 0.0),
+            lambda x, ans: (op.gt(x, 0.0),),
+            syntax="relu",
+            kink="relu'(0) = 0",
+            singular=lambda x: x == 0,
+            complex_impl=lambda x: np.where(np.real(x) > 0, x, 0.0),
+        ),
+        P(
+            "sigmoid",
+            1,
+            _sigmoid,
+            lambda x, ans: (ans * (1.0 - ans),),
+            syntax="sigmoid",
+            complex_impl=lambda x: 1 / (1 + np.exp(-x)),
+        ),
+        P(
+            "softplus",
+            1,
+            lambda x: np.logaddexp(0.0, x),
+            lambda x, ans: (op.sigmoid(x),),
+            syntax="softplus",
+            complex_impl=_complex_softplus,
+        ),
         P("erf", 1, _special("erf"), lambda x, ans: (_SQRT_PI * op.exp(-(x * x)),), syntax="erf"),
         P("erfc", 1, _special("erfc"), lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),), syntax="erfc"),
-        P("gamma", 1, _special("gamma"), lambda x, ans: (ans * op.digamma(x),), syntax="gamma", domain=(NONPOSITIVE_INTEGERS,)),
+        P(
+            "gamma",
+            1,
+            _special("gamma"),
+            lambda x, ans: (ans * op.digamma(x),),
+            syntax="gamma",
+            domain=(NONPOSITIVE_INTEGERS,),
+            complex_impl=_complex_gamma,
+        ),
         P(
             "lgamma",
             1,
@@ -454,10 +666,29 @@ def _table() -> list[Primitive]:
             lambda x, ans: (op.digamma(x),),
             syntax="lgamma",
             domain=(NONPOSITIVE_INTEGERS,),
+            complex_impl=_complex_lgamma,
             doc="log |Γ(x)|",
         ),
-        P("atan2", 2, np.arctan2, lambda y, x, ans: (x / (x * x + y * y), -y / (x * x + y * y)), syntax="atan2"),
-        P("hypot", 2, np.hypot, lambda a, b, ans: (a / ans, b / ans), syntax="hypot", commutative=True),
+        P(
+            "atan2",
+            2,
+            np.arctan2,
+            lambda y, x, ans: (x / (x * x + y * y), -y / (x * x + y * y)),
+            syntax="atan2",
+            singular=lambda y, x: (y == 0) & (x <= 0),
+            kink="atan2 jumps by 2π across the negative x axis and is undefined in slope at the origin",
+            complex_impl=_complex_atan2,
+        ),
+        P(
+            "hypot",
+            2,
+            np.hypot,
+            lambda a, b, ans: (a / ans, b / ans),
+            syntax="hypot",
+            commutative=True,
+            singular=lambda a, b: (a == 0) & (b == 0),
+            complex_impl=lambda a, b: np.sqrt(a * a + b * b),
+        ),
         P(
             "min",
             2,
@@ -466,6 +697,8 @@ def _table() -> list[Primitive]:
             syntax="min",
             commutative=True,
             kink="min(a, a) splits the gradient evenly",
+            singular=_ties,
+            complex_impl=_by_real(np.less_equal),
         ),
         P(
             "max",
@@ -475,6 +708,8 @@ def _table() -> list[Primitive]:
             syntax="max",
             commutative=True,
             kink="max(a, a) splits the gradient evenly",
+            singular=_ties,
+            complex_impl=_by_real(np.greater_equal),
         ),
         P(
             "logaddexp",
@@ -483,11 +718,12 @@ def _table() -> list[Primitive]:
             lambda a, b, ans: (op.exp(a - ans), op.exp(b - ans)),
             syntax="logaddexp",
             commutative=True,
+            complex_impl=_complex_logaddexp,
         ),
         P(
             "where",
             3,
-            lambda c, a, b: np.where(c != 0, a, b),
+            lambda c, a, b: np.where(np.real(c) != 0, a, b),
             jvp=_where_jvp,
             vjp=_where_vjp,
             syntax="where",
@@ -500,6 +736,8 @@ def _table() -> list[Primitive]:
             lambda x, lo, hi, ans: (op.ge(x, lo) * op.le(x, hi), op.lt(x, lo), op.gt(x, hi)),
             syntax="clip",
             kink="at a bound the gradient goes to x, as PyTorch's clamp",
+            singular=lambda x, lo, hi: (x == lo) | (x == hi),
+            complex_impl=lambda x, lo, hi: np.where(np.real(x) < np.real(lo), lo, np.where(np.real(x) > np.real(hi), hi, x)),
         ),
         # -- reductions over all elements ---------------------------------------
         P(
@@ -535,6 +773,7 @@ def _table() -> list[Primitive]:
             shape=scalar,
             syntax="norm",
             kink="norm'(0) = 0",
+            singular=lambda x: np.asarray(np.all(x == 0)),
             **_reduction(_norm_partial),
         ),
         P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", **_reduction(_lse_partial)),

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .numfmt import format_value, json_value
+from .numfmt import format_number, format_value, json_value
 
 
 @dataclass
@@ -21,6 +21,8 @@ class Report:
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # lines printed above a table
+    footer: list[str] = field(default_factory=list)  # and below it
 
 
 def _point(point: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -131,9 +133,153 @@ def print_table(report: Report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    console = Console()
     table = Table(title=escape(report.title), title_justify="left", show_header=any(report.columns))
     for k, col in enumerate(report.columns):
         table.add_column(escape(col), justify="left" if k == 0 else "right", style="bold" if k == 0 else None)
     for row in report.rows:
         table.add_row(*(escape(c) for c in row))
-    Console().print(table)
+    for line in report.header:
+        console.print(escape(line))
+    console.print(table)
+    for line in report.footer:
+        console.print(escape(line))
+
+
+def _short(x: float | None) -> str:
+    """Errors and estimates to 3 significant digits; they are magnitudes, not values to reuse."""
+    if x is None:
+        return "—"
+    return format_value(float(f"{x:.3g}")) if np.isfinite(x) else format_value(x)
+
+
+_METHOD_TEXT = {
+    "central": "central differences",
+    "forward": "forward differences",
+    "backward": "backward differences",
+    "complex": "complex step",
+    "richardson": "Richardson extrapolation of central differences",
+}
+
+
+def check_report(expression: str, point: Mapping[str, np.ndarray], result: Any, shown_per_variable: int = 10) -> Report:
+    """`check`: a row per entry (small arrays) or the worst entries (large ones), then the verdict."""
+    rows_json = [
+        {
+            "variable": r.variable,
+            "autodiff": json_value(r.autodiff),
+            "numeric": json_value(r.numeric),
+            "abs_error": json_value(r.abs_error),
+            "rel_error": json_value(r.rel_error),
+            "error_estimate": None if r.estimate is None else json_value(r.estimate),
+            "ok": r.ok,
+            "kink": r.kink,
+        }
+        for r in result.rows
+    ]
+    data: dict[str, Any] = {
+        "expression": expression,
+        "point": _point(point),
+        "ok": result.ok,
+        "method": result.method,
+        "order": result.order,
+        "rtol": result.rtol,
+        "atol": result.atol,
+        "step": {k: json_value(v) for k, v in result.steps.items()},
+        "rows": rows_json,
+        "summary": result.summary(),
+        "notes": list(result.notes),
+        "kinks": [
+            {
+                "expression": s.expression,
+                "primitive": s.primitive,
+                "arguments": [json_value(a) for a in s.arguments],
+                "convention": s.convention,
+                "one_sided": {v: {"left": json_value(lr[0]), "right": json_value(lr[1])} for v, lr in s.one_sided.items()},
+            }
+            for s in result.singular
+        ],
+    }
+    if result.projection_seed is not None:
+        data["projection_seed"] = result.projection_seed
+    shown = _shown_rows(result.rows, shown_per_variable)
+    table_rows = [
+        (
+            r.variable,
+            format_value(r.autodiff),
+            format_value(r.numeric),
+            _short(r.abs_error),
+            _short(r.rel_error),
+            _short(r.estimate),
+            ("ok (kink)" if r.kink else "ok") if r.ok else "FAIL",
+        )
+        for r in shown
+    ]
+    steps = ", ".join(f"{v}: {_short(h)}" for v, h in result.steps.items())
+    header = [
+        f"method: {_METHOD_TEXT[result.method]}"
+        + (" of the AD gradient (Hessian check)" if result.order == 2 else "")
+        + (f"; step h = {steps}" if steps else ""),
+        f"pass when |ad − numeric| ≤ atol + rtol·|numeric|, rtol = {format_number(result.rtol)},"
+        f" atol = {format_number(result.atol)}",
+    ]
+    if result.projection_seed is not None:
+        header.append(f"large arrays checked along a random unit direction u (seed {result.projection_seed}): uᵀ∇f")
+    hidden = len(result.rows) - len(shown)
+    footer = list(result.notes) + [_kink_text(s, result) for s in result.singular]
+    if hidden:
+        footer.append(
+            f"{hidden} more entries not shown (all pass)"
+            if all(r.ok for r in result.rows if r not in shown)
+            else f"{hidden} more entries not shown"
+        )
+    footer.append(result.summary())
+    columns = ("entry", "autodiff", "numeric", "abs error", "rel error", "estimate", "")
+    plain = header + _aligned([columns, *table_rows]) + footer
+    return Report(data, plain, expression, columns, table_rows, header, footer)
+
+
+def _shown_rows(rows: list[Any], per_variable: int) -> list[Any]:
+    """All rows of small arrays; for big ones the failures and the worst few, in their original order."""
+    groups: dict[str, list[Any]] = {}
+    for r in rows:
+        groups.setdefault(r.variable.split("[")[0], []).append(r)
+    keep: set[int] = set()
+    for group in groups.values():
+        if len(group) <= per_variable:
+            keep.update(id(r) for r in group)
+        else:
+            worst = sorted(group, key=lambda r: -r.badness)[:5]
+            keep.update(id(r) for r in worst)
+            keep.update(id(r) for r in group if not r.ok)
+    return [r for r in rows if id(r) in keep]
+
+
+def _kink_text(s: Any, result: Any) -> str:
+    where = ", ".join(format_number(a) for a in s.arguments)
+    text = (
+        f"kink: {s.expression} is not differentiable here ({s.primitive} at {where}); gradcli uses {s.convention or 'the limit'}."
+    )
+    for var, (left, right) in s.one_sided.items():
+        row = next((r for r in result.rows if r.variable == var), None)
+        sides = f" One-sided slopes in {var}: {_side(left)} from the left, {_side(right)} from the right"
+        if row is None:
+            text += sides + "."
+            continue
+        if row.kink:
+            verdict = "AD's value lies between them, so it is accepted"
+        elif row.ok:
+            verdict = "the numerical estimate agrees with AD here"
+        else:
+            verdict = "AD's value is outside them: a real mismatch"
+        text += f"{sides}; AD gives {_short(row.autodiff)}, the numerical estimate {_short(row.numeric)}: {verdict}."
+    return text
+
+
+def _side(slope: float) -> str:
+    return "undefined (outside the domain)" if np.isnan(slope) else _short(slope)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
