@@ -101,7 +101,7 @@ def _emit(report: Any, fmt: Format) -> None:
             typer.echo(line)
 
 
-def _setup(expression: str, at: list[str] | None) -> tuple[Any, dict[str, Any]]:
+def _setup(expression: str, at: list[str] | None, need_point: bool = True) -> tuple[Any, dict[str, Any]]:
     from .api import compile
     from .points import parse_at, read_program
 
@@ -113,6 +113,8 @@ def _setup(expression: str, at: list[str] | None) -> tuple[Any, dict[str, Any]]:
     unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
     for n in unused:
         typer.echo(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
+    if not need_point and not point:
+        return expr, {}
     bound = expr.bind({k: v for k, v in point.items() if k not in unused})
     return expr, bound
 
@@ -243,6 +245,113 @@ def check_cmd(
             raise typer.Exit(1)
 
     _guard(body)
+
+
+@app.command("trace")
+def trace_cmd(
+    expression: Expr,
+    at: At = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="reverse: adjoints; forward: tangents.")] = Mode.reverse,
+    seed_dir: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seed-dir", metavar="NAME=VALUE", help="Forward mode: the seed direction (default: one column per input)."
+        ),
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Also spell out the chain-rule steps in words.")] = False,
+    format: Fmt = Format.auto,
+) -> None:
+    """The evaluation trace: each tape instruction with its value, local partials and adjoint (or tangent)."""
+
+    def body() -> None:
+        from .points import parse_at
+        from .report import trace_report
+        from .trace import explain as explain_steps
+        from .trace import trace
+
+        expr, point = _setup(expression, at)
+        seeds = None
+        if seed_dir:
+            direction = parse_at(seed_dir)
+            for name in direction:
+                if name not in expr.variables:
+                    from .errors import UsageError
+
+                    raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
+            seeds = {",".join(seed_dir): direction}
+        t = trace(expr, point, mode.value, seeds)
+        _emit(trace_report(expr.text, point, t, explain_steps(t) if explain else None), format)
+
+    _guard(body)
+
+
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    svg = "svg"
+    png = "png"
+
+
+@app.command("graph")
+def graph_cmd(
+    expression: Expr,
+    at: At = None,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="tree, dot, mermaid; svg/png need Graphviz's dot program.")
+    ] = GraphFormat.tree,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn."""
+
+    def body() -> None:
+        from .graph import build, render
+
+        expr, point = _setup(expression, at, need_point=False)
+        g = build(expr, point if point else None)
+        data = render(g, format.value)
+        if output is None:
+            if isinstance(data, bytes):
+                from .errors import UsageError
+
+                raise UsageError(f"--format {format.value} is binary: write it to a file with -o FILE")
+            if format is GraphFormat.tree:
+                _print_tree(data)
+            else:
+                typer.echo(data, nl=False)
+        else:
+            from pathlib import Path
+
+            try:
+                Path(output).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+            except OSError as exc:
+                from .errors import UsageError
+
+                raise UsageError(f"can't write {output}: {exc.strerror}") from None
+            typer.echo(f"wrote {output}", err=True)
+
+    _guard(body)
+
+
+def _print_tree(text: str) -> None:
+    """The tree view: a Rich tree on a terminal, indented text otherwise."""
+    if not sys.stdout.isatty():
+        typer.echo(text, nl=False)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    lines = text.splitlines()
+    root = Tree(escape(lines[0]))
+    stack = [(0, root)]
+    for line in lines[1:]:
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        node = stack[-1][1].add(escape(line.strip()))
+        stack.append((depth, node))
+    Console().print(root)
 
 
 def run() -> None:

@@ -45,12 +45,15 @@ def _unbroadcast(g: Ref, like: Ref) -> Ref:
     return g if g.shape == like.shape else Ref(g.tape, g.tape.emit("unbroadcast", (g.i, like.i)))
 
 
-def grad(tape: Tape, output: int, wrt: Sequence[int], seed: int | None = None) -> list[int | None]:
+def grad(
+    tape: Tape, output: int, wrt: Sequence[int], seed: int | None = None, record: dict[int, int] | None = None
+) -> list[int | None]:
     """Append the reverse sweep for `output` to `tape` (already prepared).
 
     Returns, for each index in `wrt`, the instruction holding ∂(Σ output)/∂wrt,
     or None where the derivative is structurally zero. `seed` is the output
-    cotangent (default ones of the output's shape).
+    cotangent (default ones of the output's shape). `record`, when given,
+    receives every instruction's final adjoint (for the trace view).
     """
     n = output + 1
     active = _active(tape, wrt, n)
@@ -68,6 +71,8 @@ def grad(tape: Tape, output: int, wrt: Sequence[int], seed: int | None = None) -
             continue
         if i in wanted:
             result[i] = g_i
+        if record is not None:
+            record[i] = g_i
         if tape.ops[i] in ("var", "const"):
             continue
         args = tape.args[i]

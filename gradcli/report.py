@@ -283,3 +283,50 @@ def _side(slope: float) -> str:
 def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, explanation: list[str] | None) -> Report:
+    """`trace`: one row per tape instruction — operation, value, local partials, adjoint or tangents."""
+    reverse = t.mode == "reverse"
+    labels = list(t.seeds) if not reverse else []
+    rows_json = []
+    table_rows = []
+    for r in t.rows:
+        item: dict[str, Any] = {
+            "name": r.name,
+            "op": r.op,
+            "expression": r.expression,
+            "source": r.source,
+            "value": json_value(r.value),
+            "partials": [{"wrt": p.wrt, "formula": p.formula, "value": json_value(p.value)} for p in r.partials],
+        }
+        if reverse:
+            item["adjoint"] = json_value(r.adjoint)
+        else:
+            item["tangents"] = {label: json_value(v) for label, v in r.tangents.items()}
+        rows_json.append(item)
+        partials = "; ".join(
+            f"∂/∂{p.wrt} = {p.formula}" + ("" if p.formula == format_value(p.value) else f" = {format_value(p.value)}")
+            for p in r.partials
+        )
+        lhs = r.name if r.op == "input" else f"{r.name} = {r.expression}"
+        cells = [lhs, format_value(r.value), partials]
+        cells += [format_value(r.adjoint)] if reverse else [format_value(r.tangents[label]) for label in labels]
+        table_rows.append(tuple(cells))
+    data: dict[str, Any] = {"expression": expression, "point": _point(point), "mode": t.mode, "rows": rows_json}
+    if reverse:
+        data["gradient"] = {v: json_value(g) for v, g in t.gradient.items()}
+    else:
+        data["seeds"] = {label: {v: json_value(d) for v, d in dirs.items()} for label, dirs in t.seeds.items()}
+    if explanation is not None:
+        data["explanation"] = explanation
+    columns = (
+        ("v", "value", "local partials", "adjoint v̄")
+        if reverse
+        else ("v", "value", "local partials", *(f"tangent ({lb})" for lb in labels))
+    )
+    footer = list(explanation or [])
+    if reverse:
+        footer.append("gradient: " + ", ".join(f"d/d{v} = {format_value(g)}" for v, g in t.gradient.items()))
+    plain = _aligned([columns, *table_rows]) + footer
+    return Report(data, plain, expression, columns, table_rows, [], footer)
