@@ -31,6 +31,7 @@ class Format(str, Enum):
     table = "table"
     plain = "plain"
     json = "json"
+    latex = "latex"  # diff --symbolic only
 
 
 class Mode(str, Enum):
@@ -81,6 +82,11 @@ def _guard(body: Callable[[], None]) -> None:
         _fail(exc.message, exc.exit_code, exc.detail)
     except typer.Exit:
         raise
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except (MemoryError, RecursionError) as exc:
         _fail(f"the expression is too large to evaluate here ({type(exc).__name__})", 3)
     except Exception as exc:  # never a traceback for the user
@@ -150,13 +156,31 @@ def diff_cmd(
     wrt: Wrt = None,
     order: Annotated[int, typer.Option("--order", "-n", min=1, metavar="N", help="Derivative order (2 gives the Hessian).")] = 1,
     mode: Annotated[Mode, typer.Option("--mode", help="reverse (one sweep for all partials) or forward.")] = Mode.reverse,
+    symbolic: Annotated[
+        bool, typer.Option("--symbolic", "-s", help="Print the derivative as a formula (--format latex for LaTeX).")
+    ] = False,
     format: Fmt = Format.auto,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative."""
 
     def body() -> None:
-        from .report import gradient_report, hessian_report, nth_derivative_report
+        from .report import gradient_report, hessian_report, nth_derivative_report, symbolic_report
 
+        if symbolic:
+            if order != 1:
+                from .errors import UsageError
+
+                raise UsageError("--symbolic prints first derivatives; drop --order")
+            from .symbolic import derivative_formulas
+
+            expr, point = _setup(expression, at, need_point=False)
+            formulas = derivative_formulas(expr, point or None, _wrt_names(wrt), latex=format is Format.latex)
+            _emit(symbolic_report(expr.text, formulas), Format.plain if format is Format.latex else format)
+            return
+        if format is Format.latex:
+            from .errors import UsageError
+
+            raise UsageError("--format latex is for diff --symbolic")
         expr, point = _setup(expression, at)
         names = _wrt_names(wrt)
         values = expr.values(point)

@@ -330,3 +330,17 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
         footer.append("gradient: " + ", ".join(f"d/d{v} = {format_value(g)}" for v, g in t.gradient.items()))
     plain = _aligned([columns, *table_rows]) + footer
     return Report(data, plain, expression, columns, table_rows, [], footer)
+
+
+def symbolic_report(expression: str, formulas: Any) -> Report:
+    """`diff --symbolic`: the derivative formulas, shared parts bound first."""
+    data = {
+        "expression": expression,
+        "bindings": [{"name": n, "formula": f} for n, f in formulas.bindings],
+        "derivative": dict(formulas.derivatives),
+    }
+    single = len(formulas.derivatives) == 1 and not formulas.bindings
+    lines = [f"{n} = {f}" for n, f in formulas.bindings]
+    lines += list(formulas.derivatives.values()) if single else [f"d/d{v} = {f}" for v, f in formulas.derivatives.items()]
+    rows = [(n, f) for n, f in formulas.bindings] + [(f"d/d{v}", f) for v, f in formulas.derivatives.items()]
+    return Report(data, lines, expression, ("", "formula"), rows)

@@ -185,7 +185,10 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
             return tape.emit("neg", (b,))
     elif op == "neg" and tape.ops[args[0]] == "neg":
         return tape.args[args[0]][0]
-    elif op == "pow" and _is_const(tape, args[1], 1.0) and _same_shape(tape, args[0], args):
+    moved = _signs_and_constants(tape, op, args)
+    if moved is not None:
+        return moved
+    if op == "pow" and _is_const(tape, args[1], 1.0) and _same_shape(tape, args[0], args):
         return args[0]
     if args and all(tape.ops[a] == "const" for a in args):
         prim = PRIMITIVES[op]
@@ -196,6 +199,39 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
             if np.all(np.isfinite(out)):
                 return tape.const(out)
     return None
+
+
+def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | None:
+    """Exact rewrites that keep derivative formulas readable: signs move outward
+    (a·(−b) → −(a·b), a + (−b) → a − b) and integer factors merge (2·(3·x) → 6·x)."""
+    if op not in ("add", "sub", "mul", "div"):
+        return None
+    a, b = args
+    neg_a, neg_b = tape.ops[a] == "neg", tape.ops[b] == "neg"
+    if op in ("mul", "div") and (neg_a or neg_b) and not (neg_a and neg_b):
+        inner = (tape.args[a][0], b) if neg_a else (a, tape.args[b][0])
+        return tape.emit("neg", (tape.emit(op, inner),))
+    if op == "add" and neg_b:
+        return tape.emit("sub", (a, tape.args[b][0]))
+    if op == "add" and neg_a:
+        return tape.emit("sub", (b, tape.args[a][0]))
+    if op == "sub" and neg_b:
+        return tape.emit("add", (a, tape.args[b][0]))
+    if op == "mul":
+        for c, other in ((a, b), (b, a)):
+            cv = tape.const_value(c)
+            if cv is None or cv.shape != () or tape.ops[other] != "mul":
+                continue
+            for k in (0, 1):
+                inner_c, rest = tape.args[other][k], tape.args[other][1 - k]
+                iv = tape.const_value(inner_c)
+                if iv is not None and iv.shape == () and _small_integer(cv) and _small_integer(iv):
+                    return tape.emit("mul", (tape.const(float(cv) * float(iv)), rest))
+    return None
+
+
+def _small_integer(v: np.ndarray) -> bool:
+    return float(v) == int(v) and abs(float(v)) < 2**26
 
 
 def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
