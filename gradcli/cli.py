@@ -378,5 +378,76 @@ def _print_tree(text: str) -> None:
     Console().print(root)
 
 
+def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    from .errors import UsageError
+    from .points import split_top_level
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for item in items or []:
+        for part in split_top_level(item):
+            name, eq, span = part.partition("=")
+            lo, colon, hi = span.partition(":")
+            try:
+                a, b = float(lo), float(hi)
+            except ValueError:
+                a = b = float("nan")
+            if not eq or not colon or not name.strip().isidentifier() or not (a < b):
+                raise UsageError(f"malformed --range {part.strip()!r}: expected NAME=LOW:HIGH with LOW < HIGH, e.g. x=-2:2")
+            ranges[name.strip()] = (a, b)
+    return ranges
+
+
+@app.command("verify")
+def verify_cmd(
+    expression: Expr,
+    claim: Annotated[
+        list[str],
+        typer.Option(
+            "--claim",
+            "-c",
+            metavar="[NAME=]FORMULA",
+            help='The claimed derivative: "2*x + 2", x="2*x*y" per partial, or a number.',
+        ),
+    ],
+    at: At = None,
+    wrt: Wrt = None,
+    order: Annotated[int, typer.Option("--order", "-n", min=1, metavar="N", help="The order of the claimed derivative.")] = 1,
+    samples: Annotated[
+        int | None, typer.Option("--samples", min=0, metavar="N", help="Random points to check at (default 100 without --at).")
+    ] = None,
+    range_: Annotated[
+        list[str] | None, typer.Option("--range", metavar="NAME=LOW:HIGH", help="Where random points are drawn (default -2:2).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random points.")] = 0,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance against automatic differentiation.")] = 1e-8,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-10,
+    format: Fmt = Format.auto,
+) -> None:
+    """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong."""
+
+    def body() -> None:
+        from .report import verify_report
+        from .verification import verify
+
+        expr, point = _setup(expression, at, need_point=False)
+        result = verify(
+            expr,
+            claim,
+            wrt=_wrt_names(wrt),
+            order=order,
+            points=[point] if point else [],
+            samples=samples,
+            ranges=_parse_ranges(range_),
+            seed=seed,
+            rtol=rtol,
+            atol=atol,
+        )
+        _emit(verify_report(expr.text, result), format)
+        if not result.ok:
+            raise typer.Exit(1)
+
+    _guard(body)
+
+
 def run() -> None:
     app()

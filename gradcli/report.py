@@ -344,3 +344,25 @@ def symbolic_report(expression: str, formulas: Any) -> Report:
     lines += list(formulas.derivatives.values()) if single else [f"d/d{v} = {f}" for v, f in formulas.derivatives.items()]
     rows = [(n, f) for n, f in formulas.bindings] + [(f"d/d{v}", f) for v, f in formulas.derivatives.items()]
     return Report(data, lines, expression, ("", "formula"), rows)
+
+
+def verify_report(expression: str, result: Any) -> Report:
+    """`verify`: what was shown, the largest errors, and a counterexample when the claim is wrong."""
+    data = {"expression": expression, **result.to_json()}
+    rows = [
+        ("verdict", "agrees" if result.ok else "WRONG"),
+        ("points checked", str(result.checked)),
+        ("points skipped", str(result.skipped)),
+        ("max abs error", _short(result.max_abs_error)),
+        ("max rel error", _short(result.max_rel_error)),
+    ]
+    c = result.counterexample
+    if c is not None:
+        rows += [
+            ("counterexample", ", ".join(f"{k}={format_value(v)}" for k, v in c.point.items())),
+            (f"claimed d/d{c.variable}", format_value(c.claim)),
+            ("automatic", format_value(c.autodiff)),
+            ("numeric (central)", "—" if c.numeric is None else format_value(c.numeric)),
+        ]
+    plain = [result.statement] + [f"{k}: {v}" for k, v in rows[1:]]
+    return Report(data, plain, expression, ("", ""), rows, [], [result.statement])

@@ -191,8 +191,8 @@ def parse_claims(expression: Expression, claims: Sequence[str], wrt: Sequence[st
             if len(wrt_names) != 1:
                 which = ", ".join(wrt_names) if wrt_names else "none"
                 raise UsageError(
-                    f"the claim {raw!r} doesn't say which partial it is, and the expression has "
-                    f"{len(wrt_names)} variables ({which}): pass --wrt NAME or write NAME=formula"
+                    f"the claim {raw!r} doesn't say which partial it is, and there are "
+                    f"{len(wrt_names)} variables to differentiate by ({which}): pass --wrt NAME or write NAME=formula"
                 )
             partial: Partial = (wrt_names[0],) * order
         elif len(key) == 1:
