@@ -119,9 +119,11 @@ def _setup(expression: str, at: list[str] | None, need_point: bool = True) -> tu
     unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
     for n in unused:
         typer.echo(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
-    if not need_point and not point:
-        return expr, {}
-    bound = expr.bind({k: v for k, v in point.items() if k not in unused})
+    used = {k: v for k, v in point.items() if k not in unused}
+    if not need_point and not all(v in used for v in expr.variables):
+        expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
+        return expr, used
+    bound = expr.bind(used)
     return expr, bound
 
 
@@ -445,6 +447,45 @@ def verify_cmd(
         _emit(verify_report(expr.text, result), format)
         if not result.ok:
             raise typer.Exit(1)
+
+    _guard(body)
+
+
+@app.command("plot")
+def plot_cmd(
+    expression: Expr,
+    range_: Annotated[str, typer.Option("--range", metavar="NAME=LOW:HIGH", help="The variable to vary and its range.")],
+    at: At = None,
+    points: Annotated[int, typer.Option("--points", min=10, max=100000, help="Samples across the range.")] = 400,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write a PNG/SVG image (needs gradcli[plot]).")
+    ] = None,
+    width: Annotated[int, typer.Option("--width", min=20, help="Terminal plot width in characters.")] = 72,
+    height: Annotated[int, typer.Option("--height", min=5, help="Terminal plot height in lines.")] = 18,
+) -> None:
+    """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked."""
+
+    def body() -> None:
+        from .plot import notes, sample, to_image, to_terminal
+
+        ranges = _parse_ranges([range_])
+        if len(ranges) != 1:
+            from .errors import UsageError
+
+            raise UsageError("plot varies one variable: --range NAME=LOW:HIGH")
+        ((var, (lo, hi)),) = ranges.items()
+        expr, point = _setup(expression, at, need_point=False)
+        curve = sample(expr, point, var, lo, hi, points)
+        if output:
+            to_image(curve, expr.text, output)
+            typer.echo(f"wrote {output}", err=True)
+        else:
+            import os
+
+            color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            typer.echo(to_terminal(curve, expr.text, width, height, color))
+        for line in notes(curve):
+            typer.echo(line)
 
     _guard(body)
 

@@ -1,0 +1,153 @@
+"""`gradcli plot`: a function and its derivative over a range, in the terminal or to an image.
+
+Points where the function is undefined become gaps (nan), never an abort;
+kinks (jumps in the derivative) are marked. The terminal plot uses uniplot;
+images use matplotlib, an optional extra, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import evaluate
+from .api import Expression
+from .errors import UsageError
+
+# Primitives that mix elements: with these on the tape the grid is evaluated point by point.
+_MIXING = {"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack"}
+
+
+@dataclass
+class Curve:
+    variable: str
+    x: np.ndarray
+    f: np.ndarray
+    df: np.ndarray
+    kinks: list[float]  # x positions where the derivative jumps
+    undefined: list[tuple[float, float]]  # x intervals where f is undefined
+
+
+def sample(
+    expr: Expression, point: Mapping[str, np.ndarray], var: str, lo: float, hi: float, n: int = 400, output: int = -1
+) -> Curve:
+    if not lo < hi:
+        raise UsageError("the range must have LOW < HIGH")
+    if var not in expr.variables:
+        raise UsageError(f"{var} is not a variable of the expression (its variables: {', '.join(expr.variables) or 'none'})")
+    others = [v for v in expr.variables if v != var and v not in point]
+    if others:
+        raise UsageError(f"plot varies {var}; fix the other variables with --at ({', '.join(f'{v}=…' for v in others)})")
+    for v in expr.variables:
+        if v != var and np.ndim(point[v]) != 0:
+            raise UsageError(f"plot needs scalar values for the other variables; {v} is an array")
+    x = np.linspace(lo, hi, n)
+    out_index = range(len(expr.output_names))[output]
+    batched = not any(op in _MIXING for op in expr.tape.ops)
+    if batched:
+        f, df = _values(expr, {**point, var: x}, var, out_index)
+    else:
+        pairs = [_values(expr, {**point, var: np.asarray(xi)}, var, out_index) for xi in x]
+        f = np.array([float(np.sum(p[0])) for p in pairs])
+        df = np.array([float(np.sum(p[1])) for p in pairs])
+    f, df = np.broadcast_to(f, x.shape).astype(float), np.broadcast_to(df, x.shape).astype(float)
+    return Curve(var, x, f, df, _kinks(x, df), _gaps(x, f))
+
+
+def _values(expr: Expression, point: dict[str, np.ndarray], var: str, out: int) -> tuple[np.ndarray, np.ndarray]:
+    point = {k: np.asarray(v, dtype=float) for k, v in point.items()}
+    tape, (g,) = expr.gradient_tape(point, (var,), out)
+    refs = [expr.lowered.outputs[out]] + ([g] if g is not None else [])
+    values = evaluate.run(tape, point, refs, on_domain="nan")
+    df = values[1] if g is not None else np.zeros_like(values[0])
+    return values[0], df
+
+
+def _kinks(x: np.ndarray, df: np.ndarray) -> list[float]:
+    """Where the derivative jumps: a step far larger than its neighbours' steps."""
+    with np.errstate(all="ignore"):
+        step = np.abs(np.diff(df))
+        scale = np.nanmax(np.abs(df)) if np.any(np.isfinite(df)) else 1.0
+        found = []
+        for i in range(len(step)):
+            if not np.isfinite(step[i]):
+                continue
+            around = [step[j] for j in (i - 1, i + 1) if 0 <= j < len(step) and np.isfinite(step[j])]
+            if step[i] > 1e-6 * max(scale, 1.0) and step[i] > 20 * (max(around, default=0.0) + 1e-12):
+                found.append(float((x[i] + x[i + 1]) / 2))
+    return found
+
+
+def _gaps(x: np.ndarray, f: np.ndarray) -> list[tuple[float, float]]:
+    bad = ~np.isfinite(f)
+    gaps = []
+    i = 0
+    while i < len(x):
+        if bad[i]:
+            j = i
+            while j + 1 < len(x) and bad[j + 1]:
+                j += 1
+            gaps.append((float(x[i]), float(x[j])))
+            i = j + 1
+        else:
+            i += 1
+    return gaps
+
+
+def to_terminal(curve: Curve, title: str, width: int = 72, height: int = 18, color: bool = False) -> str:
+    from uniplot import plot_to_string
+
+    text = plot_to_string(
+        ys=[curve.f, curve.df],
+        xs=[curve.x, curve.x],
+        lines=True,
+        width=width,
+        height=height,
+        legend_labels=["f", f"df/d{curve.variable}"],
+        title=title,
+        color=color,
+    )
+    return text if isinstance(text, str) else "\n".join(text)
+
+
+def to_image(curve: Curve, title: str, path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("writing an image needs matplotlib: pip install 'gradcli[plot]'") from None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(curve.x, curve.f, label="f")
+    ax.plot(curve.x, curve.df, label=f"df/d{curve.variable}")
+    for k in curve.kinks:
+        ax.axvline(k, linestyle=":", color="grey")
+    for a, b in curve.undefined:
+        ax.axvspan(a, b, color="grey", alpha=0.15, lw=0)
+    ax.set_xlabel(curve.variable)
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"can't write {path}: {exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def notes(curve: Curve) -> list[str]:
+    from .numfmt import format_number
+
+    lines = []
+    if curve.kinks:
+        lines.append(
+            "kinks (the derivative jumps) near "
+            + ", ".join(f"{curve.variable} ≈ {format_number(round(k, 6))}" for k in curve.kinks)
+        )
+    for a, b in curve.undefined:
+        lines.append(f"undefined for {curve.variable} in [{format_number(round(a, 6))}, {format_number(round(b, 6))}]")
+    return lines
