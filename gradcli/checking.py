@@ -20,6 +20,7 @@ from .errors import GradcliError, UsageError
 from .numeric import METHODS, TOLERANCES, Estimate, default_step, directional
 from .numfmt import format_number
 from .primitives import PRIMITIVES
+from .tape import Tape
 
 # Arrays with more elements than this are checked along a random direction (vᵀJu) as well as at their worst entries.
 PROJECT_ABOVE = 1000
@@ -36,6 +37,8 @@ class Row:
     ok: bool
     bound: float  # atol + rtol·|numeric|: the error allowed
     kink: bool = False  # on a kink: judged against the one-sided slopes instead
+    one_sided: tuple[float, float] | None = None  # (left, right) slopes along this entry, at a kink
+    var: str = ""  # the variable this entry moves
 
     @property
     def badness(self) -> float:
@@ -51,7 +54,8 @@ class Singularity:
     primitive: str
     arguments: list[float]
     convention: str
-    one_sided: dict[str, tuple[float, float]] = field(default_factory=dict)  # variable → (left, right) slopes
+    variables: frozenset[str] = frozenset()  # the variables it depends on
+    one_sided: dict[str, tuple[float, float]] = field(default_factory=dict)  # entry → (left, right) slopes
 
 
 @dataclass
@@ -110,9 +114,9 @@ def check(
     names = list(wrt) if wrt is not None else list(expr.variables)
     if order == 2 and any(np.ndim(point[n]) for n in names if n in point):
         raise UsageError("check --order 2 compares the Hessian for scalar variables; use --order 1 for arrays")
-    default_rtol, default_atol = TOLERANCES[method]
-    rtol = default_rtol if rtol is None else rtol
-    atol = default_atol if atol is None else atol
+    for given, flag in ((rtol, "--rtol"), (atol, "--atol")):
+        if given is not None and not (given >= 0 and np.isfinite(given)):
+            raise UsageError(f"{flag} must be a non-negative number")
     for name in names:
         if name not in point:
             raise UsageError(f"--wrt {name}: {name} is not a variable of the expression")
@@ -125,7 +129,9 @@ def check(
         method, note = _complex_applicable(expr, point, singular, order)
         if note:
             notes.append(note)
-            rtol, atol = (rtol, atol) if (rtol, atol) != TOLERANCES["complex"] else TOLERANCES[method]
+    default_rtol, default_atol = TOLERANCES[method]  # after a fallback, the defaults of the method used
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
 
     rows: list[Row] = []
     steps: dict[str, float] = {}
@@ -148,17 +154,22 @@ def check(
                 projected = text == "·u"
                 scale = float(np.max(np.abs(x), initial=0.0) if projected else abs(x[idx]))
                 h = step if step is not None else default_step(method, scale)
-                steps[var] = max(steps.get(var, 0.0), h)
                 g = partial(probe, target, direction)
-                est = _estimate(g, method, h, f"{var}{text}", notes)
+                bound = lambda v: atol + rtol * abs(v)  # noqa: E731
+                est = _estimate(g, method, h, f"{var}{text}", notes, None if step is not None else bound)
+                steps[var] = max(steps.get(var, 0.0), est.step)
                 if projected:
                     projection_seed = seed
                     ad_value = float(np.sum(np.asarray(values) * direction.reshape(np.shape(values))))
                 else:
                     ad_value = float(np.asarray(values)[idx] if np.ndim(values) else values)
                 name = _row_name(label, target, var + text, order)
-                rows.append(_row(name, ad_value, est, rtol, atol))
-    _judge_kinks(expr, point, singular, rows, names, method, order)
+                row = _row(name, ad_value, est, rtol, atol)
+                row.var = var
+                if singular:
+                    _judge_kink(row, g, default_step("forward", scale), order)
+                rows.append(row)
+    _attach_slopes(expr, point, singular, rows)
     ok = all(r.ok for r in rows)
     return CheckResult(ok, method, order, rtol, atol, rows, steps, singular, notes, projection_seed)
 
@@ -177,21 +188,54 @@ def _row(name: str, ad: float, est: Estimate, rtol: float, atol: float) -> Row:
     return Row(name, ad, num, abs_err, rel_err, est.error, bool(abs_err <= bound), bound)
 
 
-def _estimate(g: Callable[[float | complex], float | complex], method: str, h: float, name: str, notes: list[str]) -> Estimate:
-    """The numerical derivative; where the method steps outside the domain, a one-sided one that doesn't."""
+def _estimate(
+    g: Callable[[float | complex], float | complex],
+    method: str,
+    h: float,
+    name: str,
+    notes: list[str],
+    bound: Callable[[float], float] | None = None,
+) -> Estimate:
+    """The numerical derivative; where the method steps outside the domain, a one-sided one that doesn't.
+
+    With `bound` (the default step, not --step), a step whose own error estimate exceeds the tolerance is
+    shrunk by 4, up to 8 times, keeping the estimate that looks most accurate: near a pole or a fast
+    change (1/x at x = 1e-7) the step scaled by max(1, |x|) is far too large.
+    """
+    failure: GradcliError | None = None
     try:
-        return directional(g, method, h)
+        est: Estimate | None = directional(g, method, h)
     except GradcliError as exc:
-        for side in ("forward", "backward"):
-            if side == method:
-                continue
-            try:
-                est = directional(g, side, default_step(side, h / default_step(method, 1.0)))
-            except GradcliError:
-                continue
-            notes.append(f"{method} differences for {name} step outside the domain ({exc.message}); used {side} differences")
+        est, failure = None, exc
+    if est is not None:
+        # Only an estimate that is plainly unreliable (its own error over 0.1% of it) gets a smaller step.
+        if bound is None or est.error is None or est.error <= max(bound(est.value), 1e-3 * abs(est.value)):
             return est
-        raise
+        best = est
+        for k in range(1, 9):
+            try:
+                trial = directional(g, method, h / 4**k)
+            except GradcliError:
+                break
+            if trial.error is not None and (best.error is None or trial.error < best.error):
+                best = trial
+            if trial.error is not None and trial.error <= bound(trial.value):
+                break
+        if best is not est:
+            notes.append(
+                f"the default step for {name} was too coarse (error estimate over the tolerance); used h = {best.step:.3g}"
+            )
+        return best
+    for side in ("forward", "backward"):
+        if side == method:
+            continue
+        try:
+            est = directional(g, side, default_step(side, h / default_step(method, 1.0)))
+        except GradcliError:
+            continue
+        notes.append(f"{method} differences for {name} step outside the domain ({failure.message}); used {side} differences")
+        return est
+    raise failure
 
 
 def _directions(x: np.ndarray, seed: int) -> list[tuple[tuple[int, ...], np.ndarray, str]]:
@@ -262,8 +306,25 @@ def find_singularities(expr: Expression, point: Mapping[str, np.ndarray]) -> lis
             continue
         where = np.unravel_index(int(np.argmax(mask)), mask.shape) if mask.ndim else ()
         scalars = [float(np.broadcast_to(a, mask.shape)[where]) if mask.ndim else float(np.sum(a)) for a in args]
-        found.append(Singularity(tape.text(i), prim.syntax or prim.infix or prim.name, scalars, prim.kink))
+        depends = _inputs_of(tape, i)
+        found.append(Singularity(tape.text(i), prim.syntax or prim.infix or prim.name, scalars, prim.kink, depends))
     return found
+
+
+def _inputs_of(tape: Tape, i: int) -> frozenset[str]:
+    """The variables instruction i depends on (a marking walk down its arguments)."""
+    seen = {i}
+    stack = [i]
+    names = set()
+    while stack:
+        j = stack.pop()
+        if tape.ops[j] == "var" and isinstance(tape.params[j], str):
+            names.add(tape.params[j])
+        for a in tape.args[j]:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return frozenset(names)
 
 
 def _complex_applicable(
@@ -285,39 +346,24 @@ def _complex_applicable(
     return "complex", None
 
 
-def _judge_kinks(
-    expr: Expression,
-    point: Mapping[str, np.ndarray],
-    singular: list[Singularity],
-    rows: list[Row],
-    names: list[str],
-    method: str,
-    order: int,
-) -> None:
-    """At a kink no derivative exists: show the one-sided slopes and accept AD values between them."""
-    if not singular or order != 1:
+def _judge_kink(row: Row, g: Callable[[float], float], h: float, order: int) -> None:
+    """At a kink no derivative exists: accept an AD value between the one-sided slopes along this entry.
+
+    For the Hessian, a gradient that jumps at the point (one-sided slopes of order 1/h) has no second
+    derivative there at all; gradcli's value is then its convention's, and accepted as such.
+    """
+    row.one_sided = (_one_sided(g, "backward", h), _one_sided(g, "forward", h))
+    if row.ok:
         return
-    slopes: dict[str, tuple[float, float]] = {}
-    for name in names:
-        x0 = float(np.asarray(point[name], dtype=float)) if np.ndim(point[name]) == 0 else None
-        if x0 is None:
-            continue
-        h = default_step("forward", x0)
+    jump = order == 2 and np.isfinite(row.autodiff) and any(np.isfinite(v) and abs(v) > 0.1 / h for v in row.one_sided)
+    if jump or _between(row.autodiff, *row.one_sided):
+        row.ok = True
+        row.kink = True
 
-        def g(t: float, name: str = name, x0: float = x0) -> float:
-            p = dict(point)
-            p[name] = np.asarray(x0 + t)
-            return float(np.sum(expr.evaluate(p, -1)))
 
-        slopes[name] = (_one_sided(g, "backward", h), _one_sided(g, "forward", h))
+def _attach_slopes(expr: Expression, point: Mapping[str, np.ndarray], singular: list[Singularity], rows: list[Row]) -> None:
     for s in singular:
-        s.one_sided = dict(slopes)
-    for row in rows:
-        if row.variable in slopes and not row.ok:
-            left, right = slopes[row.variable]
-            if _between(row.autodiff, left, right):
-                row.ok = True
-                row.kink = True
+        s.one_sided = {r.variable: r.one_sided for r in rows if r.one_sided is not None and r.var in s.variables}
 
 
 def _one_sided(g: Callable[[float], float], side: str, h: float) -> float:
