@@ -37,8 +37,11 @@ def run(
     on_domain: str = "raise",
     complex_step: bool = False,
     keep_all: bool = False,
+    violations: list[Violation] | None = None,
 ) -> list[np.ndarray]:
-    """Values of `outputs`. on_domain="raise" raises DomainError; "nan" puts nan there.
+    """Values of `outputs`. A domain violation puts nan where it happens; then on_domain="raise"
+    raises DomainError if that nan reaches an output (so `where(x > 0, log(x), 0)` is fine at x = -1,
+    as in PyTorch), and on_domain="nan" leaves it there. `violations` collects them for the caller.
 
     complex_step evaluates with complex inputs through each primitive's analytic
     continuation (domains are checked on real parts). keep_all keeps every
@@ -52,6 +55,7 @@ def run(
                 last_use[a] = i
     keep = set(outputs)
     values: list[Any] = [None] * len(tape)
+    found: list[Violation] = [] if violations is None else violations
     ops, argss, params = tape.ops, tape.args, tape.params
     with np.errstate(all="ignore"):
         for i in range(max(outputs, default=-1) + 1):
@@ -69,7 +73,7 @@ def run(
             bad = None
             if i < tape.n_checked and prim.domain:
                 real = [np.real(a) for a in args] if complex_step else args
-                bad = _check(tape, i, prim.domain, real, inputs, on_domain)
+                bad = _check(i, prim.domain, real, found)
             out = prim.apply(args, params[i], complex_step)
             if bad is not None:
                 out = np.where(bad, np.nan, out)
@@ -77,21 +81,31 @@ def run(
             for a in argss[i]:
                 if last_use[a] == i and a not in keep and not keep_all:
                     values[a] = None
+    if found and on_domain == "raise":
+        if any(np.any(np.isnan(values[o])) for o in outputs if values[o] is not None):
+            v = found[0]
+            raise DomainError(_domain_message(tape, v.index, v.domain, v.args, v.mask, inputs))
     if keep_all:
         return [None if v is None else np.asarray(v) for v in values]
     return [np.asarray(values[o]) for o in outputs]
 
 
-def _check(
-    tape: Tape, i: int, domains: Sequence[Any], args: list[np.ndarray], inputs: Mapping[Hashable, np.ndarray], on_domain: str
-) -> np.ndarray | None:
+class Violation:
+    """A primitive applied outside its domain: where (mask), which rule, and the arguments."""
+
+    __slots__ = ("index", "domain", "args", "mask")
+
+    def __init__(self, index: int, domain: Any, args: list[np.ndarray], mask: np.ndarray) -> None:
+        self.index, self.domain, self.args, self.mask = index, domain, args, mask
+
+
+def _check(i: int, domains: Sequence[Any], args: list[np.ndarray], found: list[Violation]) -> np.ndarray | None:
     mask = None
     for d in domains:
         bad = d.bad(*args)
         if not np.any(bad):
             continue
-        if on_domain == "raise":
-            raise DomainError(_domain_message(tape, i, d, args, bad, inputs))
+        found.append(Violation(i, d, args, np.asarray(bad)))
         mask = bad if mask is None else (mask | bad)
     return mask
 
