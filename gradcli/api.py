@@ -222,7 +222,7 @@ class Expression:
         names = self._wrt(wrt)
         out_index = range(len(self.lowered.outputs))[output]
         self.values(point)
-        tape, grads, tangents = self._hessian_tape(point, names, out_index)
+        tape, grads, tangents = self.hessian_tape(point, names, out_index)
         result: dict[str, dict[str, np.ndarray]] = {a: {} for a in names}
         for b in names:
             b_shape = np.shape(point.get(b, 0.0))
@@ -245,7 +245,7 @@ class Expression:
                 result[a][b] = block
         return result
 
-    def _hessian_tape(
+    def hessian_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int
     ) -> tuple[Tape, list[int | None], list[int | None]]:
         key = ("hess", output, names, tuple(sorted(self._shapes(point).items())))

@@ -334,8 +334,15 @@ def graph_cmd(
         from .graph import build, render
 
         expr, point = _setup(expression, at, need_point=False)
+        missing = [v for v in expr.variables if v not in point]
+        if point and missing:
+            from .errors import UnboundError
+
+            raise UnboundError(f"graph --at needs every variable; no value for {', '.join(missing)} (or drop --at)", missing)
         g = build(expr, point if point else None)
         data = render(g, format.value)
+        if output is None and format is GraphFormat.svg:
+            data = data.decode("utf-8") if isinstance(data, bytes) else data
         if output is None:
             if isinstance(data, bytes):
                 from .errors import UsageError

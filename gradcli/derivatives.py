@@ -46,14 +46,20 @@ def _unbroadcast(g: Ref, like: Ref) -> Ref:
 
 
 def grad(
-    tape: Tape, output: int, wrt: Sequence[int], seed: int | None = None, record: dict[int, int] | None = None
+    tape: Tape,
+    output: int,
+    wrt: Sequence[int],
+    seed: int | None = None,
+    record: dict[int, int] | None = None,
+    edges: dict[tuple[int, int], int] | None = None,
 ) -> list[int | None]:
     """Append the reverse sweep for `output` to `tape` (already prepared).
 
     Returns, for each index in `wrt`, the instruction holding ∂(Σ output)/∂wrt,
     or None where the derivative is structurally zero. `seed` is the output
     cotangent (default ones of the output's shape). `record`, when given,
-    receives every instruction's final adjoint (for the trace view).
+    receives every instruction's final adjoint, and `edges` what each edge
+    (instruction, argument) carries back (for the trace and graph views).
     """
     n = output + 1
     active = _active(tape, wrt, n)
@@ -80,6 +86,8 @@ def grad(
         for a, c in zip(args, contributions):
             if c is None or not active[a]:
                 continue
+            if edges is not None:
+                edges[(i, a)] = c
             adjoint[a] = c if a not in adjoint else tape.emit("add", (adjoint[a], c))
     return [result.get(w) for w in wrt]
 

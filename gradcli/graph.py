@@ -71,11 +71,8 @@ def build(expr: Expression, point: Mapping[str, np.ndarray] | None = None, outpu
             continue
         for a in tape.args[i]:
             carried = None
-            if rows is not None and i in rows and tape.ops[a] != "const":
-                row = rows[i]
-                part = next((p for p in row.partials if p.wrt == _row_name(rows, a)), None)
-                if part is not None and part.value is not None and row.adjoint is not None:
-                    carried = compact(np.asarray(row.adjoint) * np.asarray(part.value))
+            if rows is not None and i in rows and a in rows[i].carried:
+                carried = compact(rows[i].carried[a])
             edges.append((ids[a], ids[i], carried))
     return Graph(nodes, edges, ids[out])
 
@@ -87,11 +84,6 @@ def compact(v: np.ndarray | None) -> str:
         return format_value(float(f"{float(arr):.6g}")) if np.isfinite(arr) else format_value(arr)
     text = format_value(np.vectorize(lambda x: float(f"{x:.6g}") if np.isfinite(x) else x)(arr))
     return text if len(text) <= 32 else f"<{'×'.join(map(str, arr.shape))} array>"
-
-
-def _row_name(rows: dict, i: int) -> str | None:
-    row = rows.get(i)
-    return None if row is None else row.name
 
 
 def _dot_escape(text: str) -> str:

@@ -138,6 +138,8 @@ def _emit_node(node: Node, tape: Tape, args: list[int]) -> int:
     if isinstance(node, Vector):
         return tape.emit("stack", args, span=node.span)
     if isinstance(node, Operator):
+        if node.op == "neg" and isinstance(node.args[0], Number):
+            return tape.const(-node.args[0].value)  # -2 is a number, so x^-2 has a constant exponent
         return tape.emit(node.op, args, span=node.span)
     assert isinstance(node, Call)
     prim = FUNCTIONS[node.func].get(len(args))

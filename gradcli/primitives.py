@@ -371,7 +371,7 @@ def _pow_partials(x: Ref, y: Ref, ans: Ref) -> tuple[Any, Any]:
     c = y.const_value()
     if c is not None and c.shape == ():
         # x^c: c·x^(c-1); zero for c = 0 so that 0^0 has derivative 0, as PyTorch.
-        dx = None if c == 0 else c * x ** float(c - 1)
+        dx = None if c == 0 else 1.0 if c == 1 else c * x ** float(c - 1)
     else:
         # 0 only at x = y = 0 (where y·x^(y-1) is 0·inf): elsewhere y·x^(y-1) is already 0 at y = 0, and
         # masking it there would also drop its ∂/∂y, making the Hessian's ∂²/∂x∂y wrong (1/x at y = 0).
@@ -781,7 +781,7 @@ def _table() -> list[Primitive]:
         P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
         # -- internal: emitted by derivative rules --------------------------------
         P("xlogy", 2, _xlogy, lambda a, b, ans: (op.log(b), a / b), internal=True, doc="a·log b, 0 where a = 0"),
-        P("digamma", 1, _special("psi"), lambda x, ans: (op.polygamma(x, param=1),), internal=True),
+        P("digamma", 1, _special("psi"), lambda x, ans: (op.polygamma(x, param=1),), syntax="digamma", doc="Γ'(x)/Γ(x)"),
         P(
             "polygamma",
             1,

@@ -38,6 +38,8 @@ def var_text(param: Hashable) -> str:
 
 def apply_text(op: str, args: Sequence[tuple[str, int]], param: Hashable = None) -> tuple[str, int]:
     """Text and precedence of `op` applied to argument (text, precedence) pairs."""
+    if op == "xlogy":  # a·log b in the language (its 0-at-0 convention is an evaluation detail)
+        return apply_text("mul", [args[0], apply_text("log", [args[1]])])
     prim = PRIMITIVES[op]
     if prim.infix is not None and len(args) == 2:
         (a, pa), (b, pb) = args

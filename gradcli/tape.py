@@ -218,6 +218,14 @@ def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | No
     if op == "sub" and neg_b:
         return tape.emit("add", (a, tape.args[b][0]))
     if op == "mul":
+        bv, av = tape.const_value(b), tape.const_value(a)
+        if bv is not None and bv.shape == () and av is None:
+            return tape.emit("mul", (b, a))  # constants first: 3*x, never x*3
+        for outer, nested in ((a, b), (b, a)):  # x·(3·y) and (3·x)·y → 3·(x·y): constants gather in front
+            if tape.const_value(outer) is None and tape.ops[nested] == "mul":
+                inner = tape.const_value(tape.args[nested][0])
+                if inner is not None and inner.shape == () and _small_integer(inner):
+                    return tape.emit("mul", (tape.args[nested][0], tape.emit("mul", (outer, tape.args[nested][1]))))
         for c, other in ((a, b), (b, a)):
             cv = tape.const_value(c)
             if cv is None or cv.shape != () or tape.ops[other] != "mul":

@@ -39,6 +39,7 @@ class TraceRow:
     value: np.ndarray
     partials: list[Partial] = field(default_factory=list)
     adjoint: np.ndarray | None = None  # reverse mode: ∂output/∂this
+    carried: dict[int, np.ndarray] = field(default_factory=dict)  # reverse: argument index → cotangent sent to it
     tangents: dict[str, np.ndarray] = field(default_factory=dict)  # forward mode: seed label → tangent
 
 
@@ -87,11 +88,12 @@ def trace(
     for pairs in partial_refs.values():
         wanted += [p for _, p in pairs if isinstance(p, int)]
     adjoint_of: dict[int, int] = {}
+    edge_of: dict[tuple[int, int], int] = {}
     tangent_of: dict[str, list[int | None]] = {}
     seeds = seeds or {}
     if mode == "reverse":
-        grads = derivatives.grad(tape, out, list(var_index.values()), record=adjoint_of)
-        wanted += list(adjoint_of.values())
+        grads = derivatives.grad(tape, out, list(var_index.values()), record=adjoint_of, edges=edge_of)
+        wanted += list(adjoint_of.values()) + list(edge_of.values())
     else:
         if not seeds:
             seeds = {v: {v: np.ones(shapes[v])} for v in expr.variables}
@@ -131,6 +133,7 @@ def trace(
         if mode == "reverse":
             g = adjoint_of.get(i)
             row.adjoint = np.zeros(np.shape(values[i])) if g is None else np.broadcast_to(values[g], np.shape(values[i]))
+            row.carried = {a: values[c] for (j, a), c in edge_of.items() if j == i}
         else:
             for label, tangents in tangent_of.items():
                 t = tangents[i]

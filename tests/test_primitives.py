@@ -218,9 +218,9 @@ ROWS: list[Row] = [
     Row("logsumexp", "logsumexp(x)", pts(x=u(-3, 3, (4,))), lambda x: np.log(np.sum(np.exp(x)))),
     Row("dot", "dot(x, y)", pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,))), np.dot),
     Row("stack", "[x * y, sin(x), y]", pts(**_xy), lambda x, y: _stack(x * y, np.sin(x), y)),
+    Row("digamma", "digamma(x)", pts(away_from_poles, x=u(-2.9, 4.5)), sp.psi, rtol=1e-8),  # also gamma's derivative
     # -- internal primitives, through expressions whose derivatives use them -----------------------
     Row("xlogy", "(1 + x * x) ^ y", pts(**_xy), lambda x, y: (1 + x * x) ** y),  # ∂/∂y = xlogy(ans, base)
-    Row("digamma", "gamma(x)", pts(away_from_poles, x=u(-2.9, 4.5)), sp.gamma, cref=_gamma_c, rtol=1e-8),  # Γ' = Γ·ψ
     Row(
         "polygamma",
         "lgamma(x)",  # ψ' = polygamma(1); third and fourth derivatives go through polygamma's own rule

@@ -1,0 +1,527 @@
+"""Many points at once: `--points FILE` (CSV or JSON Lines) and `--grid`, streamed in chunks.
+
+Each chunk of rows becomes one array per variable and goes through the tape in
+one vectorized pass; output is written as each chunk finishes, so memory stays
+flat and `head` returns at once. A row where the expression is undefined gets
+nan and is counted; a malformed row is an error naming its line (or, with
+skip_bad, skipped and counted). No output row is ever shifted or lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from . import evaluate
+from .api import Expression
+from .errors import DomainError, UsageError
+from .primitives import CONSTANTS
+
+CHUNK = 65536
+
+# Primitives that mix elements of an array: rows holding arrays, or programs using these,
+# are evaluated row by row within the chunk (still streamed), since the batch axis would mix.
+MIXING = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack"})
+
+
+class RowError(UsageError):
+    """Malformed input rows: exit 2, naming the lines, after every other row has been written."""
+
+
+@dataclass
+class Chunk:
+    lines: list[int]  # the input line number of each row
+    columns: dict[str, np.ndarray]  # variable → values (one per row; or an object array of arrays)
+    extra: list[dict[str, str]]  # passthrough columns, per row
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per-row shape of array variables
+    malformed: set[int] = field(default_factory=set)  # rows (indices) that stand in for malformed lines
+
+
+@dataclass
+class Stats:
+    rows: int = 0
+    undefined: list[int] = field(default_factory=list)  # input lines where the expression is undefined
+    undefined_count: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    skipped_count: int = 0
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    malformed_count: int = 0
+
+
+def detect_format(path: str, first_line: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if lower.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    return "jsonl" if first_line.lstrip().startswith("{") else "csv"
+
+
+def _number(text: str) -> float:
+    t = text.strip()
+    if t in CONSTANTS:
+        return CONSTANTS[t]
+    if t.startswith("-") and t[1:].strip() in CONSTANTS:
+        return -CONSTANTS[t[1:].strip()]
+    return float(t)
+
+
+def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: Stats, chunk: int = CHUNK) -> Iterator[Chunk]:
+    reader = csv.reader(stream)
+    header: list[str] | None = None
+    line = 0
+    for row in reader:
+        line = reader.line_num
+        if row and any(c.strip() for c in row):
+            header = [h.strip() for h in row]
+            break
+    if header is None:
+        return
+    missing = [v for v in variables if v not in header]
+    if missing:
+        raise UsageError(f"the points file has no column for {', '.join(missing)} (its header: {', '.join(header)})")
+    index = [header.index(v) for v in variables]
+    extra_cols = [(k, h) for k, h in enumerate(header) if h not in variables]
+    width = len(header)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) != width:
+            if _bad(stats, skip_bad, line, ",".join(row), f"has {len(row)} columns, the header has {width}"):
+                rows.append([""] * width)
+                lines.append(-line)  # a placeholder: negative marks a malformed line
+            continue
+        rows.append(row)
+        lines.append(line)
+        if len(rows) >= chunk:
+            yield _csv_chunk(rows, lines, variables, index, extra_cols, skip_bad, stats)
+            rows, lines = [], []
+    if rows:
+        yield _csv_chunk(rows, lines, variables, index, extra_cols, skip_bad, stats)
+
+
+def _csv_chunk(
+    rows: list[list[str]],
+    lines: list[int],
+    variables: Sequence[str],
+    index: list[int],
+    extra_cols: list[tuple[int, str]],
+    skip_bad: bool,
+    stats: Stats,
+) -> Chunk:
+    cells = [[r[k] for k in index] for r in rows]
+    malformed: set[int] = {k for k, ln in enumerate(lines) if ln < 0}
+    try:
+        if malformed:
+            raise ValueError
+        values = np.array(cells, dtype=float).reshape(len(rows), len(index))  # parsed in C, fast
+    except ValueError:
+        good, good_lines, keep = [], [], []
+        for r, cell_row, ln in zip(rows, cells, lines):
+            if ln < 0:
+                good.append([np.nan] * len(index))
+                good_lines.append(-ln)
+                keep.append(r)
+                continue
+            try:
+                good.append([_number(c) for c in cell_row])
+            except ValueError:
+                bad = next(c for c in cell_row if not _is_number(c))
+                if _bad(stats, skip_bad, ln, ",".join(r), f"has {bad.strip()!r}, which is not a number"):
+                    malformed.add(len(good))
+                    good.append([np.nan] * len(index))
+                    good_lines.append(ln)
+                    keep.append(r)
+                continue
+            good_lines.append(ln)
+            keep.append(r)
+        malformed = {k for k in malformed if k < len(good)}
+        values = np.array(good, dtype=float).reshape(len(good), len(index))
+        rows, lines = keep, good_lines
+    columns = {v: values[:, k] for k, v in enumerate(variables)}
+    extra = [{name: (r[k] if k < len(r) else "") for k, name in extra_cols} for r in rows] if extra_cols else [{} for _ in rows]
+    return Chunk(lines, columns, extra, {}, malformed)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        _number(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bad(stats: Stats, skip_bad: bool, line: int, text: str, why: str) -> bool:
+    """Count a malformed line. True: keep its place with a row of nan (reported, exit 2 at the end)."""
+    shown = text if len(text) <= 80 else text[:77] + "…"
+    if skip_bad:
+        stats.skipped_count += 1
+        if len(stats.skipped) < 5:
+            stats.skipped.append((line, f"{why}: {shown}"))
+        return False
+    stats.malformed_count += 1
+    if len(stats.malformed) < 5:
+        stats.malformed.append((line, f"{why}: {shown}"))
+    return True
+
+
+def read_jsonl(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: Stats, chunk: int = CHUNK) -> Iterator[Chunk]:
+    objs: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for line, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        why = None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            obj, why = None, f"is not JSON ({exc.msg})"
+        if why is None and not isinstance(obj, dict):
+            why = "is not a JSON object"
+        if why is None:
+            missing = [v for v in variables if v not in obj]
+            if missing:
+                why = f"has no value for {', '.join(missing)}"
+        if why is None:
+            try:
+                converted = {v: _json_value(obj[v]) for v in variables}
+            except ValueError as exc:
+                why = str(exc)
+        if why is not None:
+            if _bad(stats, skip_bad, line, text.strip(), why):
+                objs.append({v: np.asarray(np.nan) for v in variables} | {"__malformed__": True})
+                lines.append(line)
+            continue
+        objs.append({**obj, **converted})
+        lines.append(line)
+        if len(objs) >= chunk:
+            yield _json_chunk(objs, lines, variables)
+            objs, lines = [], []
+    if objs:
+        yield _json_chunk(objs, lines, variables)
+
+
+def _json_value(v: Any) -> np.ndarray:
+    if isinstance(v, str):
+        return np.asarray(_number(v))
+    try:
+        arr = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{json.dumps(v)[:40]} is not a number or an array of numbers") from None
+    return arr
+
+
+def _json_chunk(objs: list[dict[str, Any]], lines: list[int], variables: Sequence[str]) -> Chunk:
+    columns: dict[str, np.ndarray] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for v in variables:
+        items = [o[v] for o in objs]
+        shaped = [a for a in items if np.ndim(a) > 0]
+        if not shaped:
+            columns[v] = np.array(items, dtype=float)
+        else:
+            shape = np.shape(shaped[0])
+            col = np.empty(len(items), dtype=object)
+            col[:] = [a if np.ndim(a) > 0 else np.full(shape, float(a)) for a in items]
+            columns[v] = col
+            shapes[v] = shape
+    extra = [{k: val for k, val in o.items() if k not in variables and k != "__malformed__"} for o in objs]
+    malformed = {k for k, o in enumerate(objs) if "__malformed__" in o}
+    return Chunk(lines, columns, extra, shapes, malformed)
+
+
+def grid_chunks(spec: dict[str, tuple[float, float, int]], variables: Sequence[str], chunk: int = CHUNK) -> Iterator[Chunk]:
+    """The Cartesian product of linspaces, generated a chunk at a time."""
+    missing = [v for v in variables if v not in spec]
+    if missing:
+        raise UsageError(f"--grid gives no range for {', '.join(missing)}")
+    axes = {v: np.linspace(a, b, n) for v, (a, b, n) in spec.items()}
+    names = list(spec)
+    dims = tuple(len(axes[v]) for v in names)
+    total = int(np.prod(dims))
+    for start in range(0, total, chunk):
+        flat = np.arange(start, min(start + chunk, total))
+        idx = np.unravel_index(flat, dims)
+        columns = {v: axes[v][i] for v, i in zip(names, idx)}
+        extra = [{} for _ in range(len(flat))]
+        yield Chunk(list(range(start + 1, start + 1 + len(flat))), {v: columns[v] for v in names}, extra)
+
+
+def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
+    from .points import split_top_level
+
+    spec: dict[str, tuple[float, float, int]] = {}
+    for part in split_top_level(text):
+        name, eq, rng = part.partition("=")
+        bits = rng.split(":")
+        try:
+            a, b, n = float(bits[0]), float(bits[1]), int(bits[2])
+        except (ValueError, IndexError):
+            raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT, e.g. x=0:1:11") from None
+        if not eq or not name.strip().isidentifier() or n < 1 or len(bits) != 3:
+            raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT with COUNT ≥ 1")
+        spec[name.strip()] = (a, b, n)
+    return spec
+
+
+# -- evaluation -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """Per-row results of a chunk: named columns of values, each an array with the rows first."""
+
+    names: list[str]
+    values: list[np.ndarray]
+    undefined: np.ndarray  # bool per row
+
+
+def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None) -> Results:
+    """eval / diff / hessian / jacobian for every row of the chunk."""
+    n = len(chunk.lines)
+    names = list(wrt) if wrt else list(expr.variables)
+    vectorized = not chunk.shapes and not any(op in MIXING for op in expr.tape.ops)
+    if vectorized:
+        return _compute_vectorized(expr, chunk, kind, names, n)
+    return _compute_rows(expr, chunk, kind, names, n)
+
+
+def _labels(expr: Expression, kind: str, names: list[str]) -> list[str]:
+    outs = expr.output_names
+    value = ["value"] if len(outs) == 1 else [f"value_{k + 1}" for k in range(len(outs))]
+    if kind == "eval":
+        return value
+    if kind in ("diff", "jacobian"):
+        if len(outs) == 1:
+            return value + [f"d_{v}" for v in names]
+        return value + [f"d{k + 1}_{v}" for k in range(len(outs)) for v in names]
+    return value + [f"d2_{a}_{b}" for a in names for b in names]
+
+
+def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[str], n: int) -> Results:
+    point = {v: chunk.columns[v] for v in expr.variables}
+    labels = _labels(expr, kind, names)
+    out_values: list[np.ndarray] = []
+    violations: list[evaluate.Violation] = []
+    outs = list(range(len(expr.output_names)))
+    if kind == "eval":
+        tape = expr.specialised(point)
+        vals = evaluate.run(tape, point, list(expr.lowered.outputs), on_domain="nan", violations=violations)
+        out_values = [np.broadcast_to(v, (n,)) for v in vals]
+    elif kind in ("diff", "jacobian"):
+        values, grads = [], []
+        for k in outs:
+            tape, refs = expr.gradient_tape(point, tuple(names), k)
+            live = [r for r in refs if r is not None]
+            got = evaluate.run(tape, point, [expr.lowered.outputs[k], *live], on_domain="nan", violations=violations)
+            values.append(np.broadcast_to(got[0], (n,)))
+            it = iter(got[1:])
+            grads += [np.broadcast_to(next(it), (n,)) if r is not None else np.zeros(n) for r in refs]
+        out_values = values + grads
+    else:
+        # Each Hessian entry: forward mode over the reverse gradient, seeded along one variable at a time.
+        vals = evaluate.run(expr.specialised(point), point, [expr.lowered.outputs[-1]], on_domain="nan", violations=violations)
+        tape, grads, tangents = expr.hessian_tape(point, tuple(names), len(outs) - 1)
+        out_values = [np.broadcast_to(vals[0], (n,))]
+        cols: dict[tuple[str, str], np.ndarray] = {}
+        for b in names:
+            inputs: dict = dict(point)
+            for v in names:
+                inputs[("tangent", 1, v)] = np.zeros(n) if v != b else np.ones(n)
+            live = [t for t in tangents if t is not None]
+            got = iter(evaluate.run(tape, inputs, live, on_domain="nan")) if live else iter(())
+            for a, t in zip(names, tangents):
+                cols[(a, b)] = np.broadcast_to(next(got), (n,)) if t is not None else np.zeros(n)
+        out_values += [cols[(a, b)] for a in names for b in names]
+    undefined = _undefined_rows(violations, out_values[0], n)
+    return Results(labels, [np.asarray(v, dtype=float) for v in out_values], undefined)
+
+
+def _undefined_rows(violations: list[evaluate.Violation], value: np.ndarray, n: int) -> np.ndarray:
+    flags = np.zeros(n, dtype=bool)
+    for v in violations:
+        try:
+            flags |= np.broadcast_to(v.mask, (n,))
+        except ValueError:
+            flags |= bool(np.any(v.mask))
+    return flags & ~np.isfinite(np.asarray(value, dtype=float))
+
+
+def _compute_rows(expr: Expression, chunk: Chunk, kind: str, names: list[str], n: int) -> Results:
+    """Rows holding arrays (or programs that reduce over arrays): one pass per row, same results."""
+    labels = _labels(expr, kind, names)
+    per_label: list[list[Any]] = [[] for _ in labels]
+    undefined = np.zeros(n, dtype=bool)
+    for r in range(n):
+        point = {v: np.asarray(chunk.columns[v][r], dtype=float) for v in expr.variables}
+        try:
+            cells = _row_cells(expr, point, kind, names)
+        except DomainError:
+            undefined[r] = True
+            cells = None
+        for k in range(len(labels)):
+            per_label[k].append(cells[k] if cells is not None else np.nan)
+    values = []
+    for col in per_label:
+        if all(np.ndim(c) == 0 for c in col):
+            values.append(np.array(col, dtype=float))
+        else:
+            arr = np.empty(n, dtype=object)
+            arr[:] = [np.asarray(c) for c in col]
+            values.append(arr)
+    return Results(labels, values, undefined)
+
+
+def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names: list[str]) -> list[Any]:
+    outs = range(len(expr.output_names))
+    if kind == "eval":
+        return list(expr.values(point))
+    if kind in ("diff", "jacobian"):
+        values, grads = [], []
+        for k in outs:
+            v, g = expr.value_and_gradient(point, names, "reverse", k)
+            values.append(v)
+            grads += [g[name] for name in names]
+        return values + grads
+    h = expr.hessian(point, names)
+    return [expr.value(point)] + [h[a][b] for a in names for b in names]
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def format_column(values: np.ndarray) -> list[str]:
+    """Shortest round-trip text for a whole column, in numpy's C code: 8, 0.1, 1e-20, nan."""
+    if values.dtype == object:
+        from .numfmt import format_value
+
+        return [format_value(v) for v in values]
+    arr = np.asarray(values, dtype=float)
+    text = arr.astype(str)
+    integral = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 1e16)
+    if np.any(integral):
+        text = np.where(integral, arr.astype(np.int64, copy=False).astype(str) if integral.all() else _ints(arr, integral), text)
+    text = np.char.replace(text, "e+", "e")
+    text = np.char.replace(text, ".0e", "e")
+    return text.tolist()
+
+
+def _ints(arr: np.ndarray, integral: np.ndarray) -> np.ndarray:
+    safe = np.where(integral, arr, 0.0)
+    return safe.astype(np.int64).astype(str)
+
+
+class Writer:
+    """CSV (header once) or JSON Lines, flushed after every chunk."""
+
+    def __init__(self, out: IO[str], fmt: str, expr: Expression) -> None:
+        self.out, self.fmt, self.expr = out, fmt, expr
+        self.header_done = False
+
+    def write(self, chunk: Chunk, results: Results) -> None:
+        n = len(chunk.lines)
+        if self.fmt == "json":
+            self._write_json(chunk, results, n)
+        else:
+            self._write_csv(chunk, results, n)
+        self.out.flush()
+
+    def _write_csv(self, chunk: Chunk, results: Results, n: int) -> None:
+        extra_names = list(chunk.extra[0]) if chunk.extra and chunk.extra[0] else []
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if not self.header_done:
+            writer.writerow([*extra_names, *results.names])
+            self.header_done = True
+        cols = [format_column(v) for v in results.values]
+        extras = [[str(e.get(k, "")) for k in extra_names] for e in chunk.extra] if extra_names else None
+        rows = zip(*cols) if extras is None else ([*e, *c] for e, c in zip(extras, zip(*cols)))
+        writer.writerows(rows)
+        self.out.write(buf.getvalue())
+
+    def _write_json(self, chunk: Chunk, results: Results, n: int) -> None:
+        from .numfmt import json_value
+
+        names = results.names
+        lines = []
+        for r in range(n):
+            point = {v: json_value(chunk.columns[v][r]) for v in self.expr.variables}
+            obj: dict[str, Any] = {"point": point}
+            cells = {name: json_value(col[r]) for name, col in zip(names, results.values)}
+            obj.update(_schema(cells, self.expr))
+            if chunk.extra[r]:
+                obj["columns"] = chunk.extra[r]
+            if results.undefined[r]:
+                obj["undefined"] = True
+            if r in chunk.malformed:
+                obj = {"line": chunk.lines[r], "error": "malformed row", **obj}
+            lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+        self.out.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _schema(cells: dict[str, Any], expr: Expression) -> dict[str, Any]:
+    """Row cells arranged in SPEC §3's JSON shape: value, gradient / jacobian / hessian."""
+    outs = expr.output_names
+    out: dict[str, Any] = {}
+    if len(outs) == 1:
+        out["value"] = cells.pop("value")
+    else:
+        out["value"] = {o: cells.pop(f"value_{k + 1}") for k, o in enumerate(outs)}
+    grads = {k[2:]: v for k, v in cells.items() if k.startswith("d_")}
+    if grads:
+        out["gradient"] = grads
+    jac = {k: v for k, v in cells.items() if k[0] == "d" and k[1:2].isdigit() and "_" in k}
+    if jac:
+        out["jacobian"] = {
+            o: {k.split("_", 1)[1]: v for k, v in jac.items() if k.startswith(f"d{i + 1}_")} for i, o in enumerate(outs)
+        }
+    hess = {k[3:]: v for k, v in cells.items() if k.startswith("d2_")}
+    if hess:
+        table: dict[str, dict[str, Any]] = {}
+        for key, v in hess.items():
+            a, b = key.split("_", 1)
+            table.setdefault(a, {})[b] = v
+        out["hessian"] = table
+    return out
+
+
+def run_batch(
+    expr: Expression,
+    chunks: Iterator[Chunk],
+    kind: str,
+    wrt: Sequence[str] | None,
+    writer: Writer,
+    stats: Stats,
+    progress: Callable[[int], None] | None = None,
+) -> Stats:
+    for chunk in chunks:
+        if not chunk.lines:
+            continue
+        results = compute(expr, chunk, kind, wrt)
+        if chunk.malformed:
+            rows = sorted(chunk.malformed)
+            for col in results.values:
+                if col.dtype == object:
+                    for r in rows:
+                        col[r] = np.full(np.shape(col[r]), np.nan)
+                else:
+                    col[rows] = np.nan
+            results.undefined[rows] = False
+        writer.write(chunk, results)
+        stats.rows += len(chunk.lines)
+        bad = np.flatnonzero(results.undefined)
+        stats.undefined_count += len(bad)
+        for b in bad[: max(0, 5 - len(stats.undefined))]:
+            stats.undefined.append(chunk.lines[b])
+        if progress is not None:
+            progress(len(chunk.lines))
+    return stats
