@@ -343,7 +343,7 @@ def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[s
                 cols[(a, b)] = np.broadcast_to(next(got), (n,)) if t is not None else np.zeros(n)
         out_values += [cols[(a, b)] for a in names for b in names]
     undefined = _undefined_rows(violations, out_values[0], n)
-    return Results(labels, [np.asarray(v, dtype=float) for v in out_values], undefined)
+    return Results(labels, [np.array(v, dtype=float) for v in out_values], undefined)
 
 
 def _undefined_rows(violations: list[evaluate.Violation], value: np.ndarray, n: int) -> np.ndarray:
@@ -439,12 +439,15 @@ class Writer:
         extra_names = list(chunk.extra[0]) if chunk.extra and chunk.extra[0] else []
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
+        variables = list(self.expr.variables)
         if not self.header_done:
-            writer.writerow([*extra_names, *results.names])
+            writer.writerow([*variables, *extra_names, *results.names])
             self.header_done = True
-        cols = [format_column(v) for v in results.values]
+        # Each output row repeats its point, so rows can be read or joined on their own.
+        cols = [format_column(chunk.columns[v]) for v in variables] + [format_column(v) for v in results.values]
+        nvar = len(variables)
         extras = [[str(e.get(k, "")) for k in extra_names] for e in chunk.extra] if extra_names else None
-        rows = zip(*cols) if extras is None else ([*e, *c] for e, c in zip(extras, zip(*cols)))
+        rows = zip(*cols) if extras is None else ([*c[:nvar], *e, *c[nvar:]] for e, c in zip(extras, zip(*cols)))
         writer.writerows(rows)
         self.out.write(buf.getvalue())
 
@@ -507,15 +510,17 @@ def run_batch(
         if not chunk.lines:
             continue
         results = compute(expr, chunk, kind, wrt)
-        if chunk.malformed:
-            rows = sorted(chunk.malformed)
+        # A row where the expression is undefined, or that stands in for a malformed line, is nan throughout.
+        blank = set(chunk.malformed) | set(np.flatnonzero(results.undefined).tolist())
+        if blank:
+            rows = sorted(blank)
             for col in results.values:
                 if col.dtype == object:
                     for r in rows:
                         col[r] = np.full(np.shape(col[r]), np.nan)
                 else:
                     col[rows] = np.nan
-            results.undefined[rows] = False
+            results.undefined[sorted(chunk.malformed)] = False
         writer.write(chunk, results)
         stats.rows += len(chunk.lines)
         bad = np.flatnonzero(results.undefined)
@@ -525,3 +530,72 @@ def run_batch(
         if progress is not None:
             progress(len(chunk.lines))
     return stats
+
+
+def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
+    """The rows' format, the lines (stdin for "-"), and the file's size in bytes when known."""
+    import itertools
+    import os
+    import sys
+
+    if path == "-":
+        stream: IO[str] = sys.stdin
+        size = None
+    else:
+        try:
+            stream = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller's exit
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise UsageError(f"no such points file: {path}") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path} is a directory, not a points file") from None
+        except OSError as exc:
+            raise UsageError(f"can't read {path}: {exc.strerror}") from None
+    head: list[str] = []
+    for line in stream:
+        head.append(line)
+        if line.strip():
+            break
+    fmt = detect_format(path, head[-1] if head else "")
+    return fmt, itertools.chain(head, stream), size
+
+
+class _Lines:
+    """An iterable of lines that counts the characters read, for the progress bar."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines, self.read = lines, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            self.read += len(line)
+            yield line
+
+
+def chunks_from(
+    path: str, variables: Sequence[str], skip_bad: bool, stats: Stats
+) -> tuple[Iterator[Chunk], Callable[[], tuple[int, int | None]]]:
+    """Chunks of the points file, and a probe giving (characters read, total size) for progress."""
+    fmt, lines, size = open_points(path)
+    counted = _Lines(lines)
+    reader = read_jsonl if fmt == "jsonl" else read_csv
+    try:
+        chunks = reader(counted, variables, skip_bad, stats)  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    return chunks, lambda: (counted.read, size)
+
+
+def with_fixed(chunks: Iterator[Chunk], fixed: dict[str, np.ndarray]) -> Iterator[Chunk]:
+    """Variables given with --at are the same on every row."""
+    for c in chunks:
+        n = len(c.lines)
+        for name, value in fixed.items():
+            if np.ndim(value) == 0:
+                c.columns[name] = np.full(n, float(value))
+            else:
+                col = np.empty(n, dtype=object)
+                col[:] = [value] * n
+                c.columns[name] = col
+                c.shapes[name] = np.shape(value)
+        yield c

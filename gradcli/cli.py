@@ -32,6 +32,7 @@ class Format(str, Enum):
     plain = "plain"
     json = "json"
     latex = "latex"  # diff --symbolic only
+    csv = "csv"  # with --points or --grid
 
 
 class Mode(str, Enum):
@@ -48,6 +49,14 @@ Wrt = Annotated[
     str | None, typer.Option("--wrt", metavar="x,y", help="Variables to differentiate by, comma-separated (default: all).")
 ]
 Fmt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, plain text otherwise.")]
+Points = Annotated[
+    str | None,
+    typer.Option("--points", metavar="FILE", help="Rows of points: CSV with a header, or JSON Lines; - is stdin."),
+]
+Grid = Annotated[
+    str | None, typer.Option("--grid", metavar="x=a:b:n,…", help="Every point of a grid (the Cartesian product), streamed.")
+]
+SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
 
 
 def _version(value: bool) -> None:
@@ -127,6 +136,106 @@ def _setup(expression: str, at: list[str] | None, need_point: bool = True) -> tu
     return expr, bound
 
 
+def _batch(
+    expression: str,
+    at: list[str] | None,
+    points: str | None,
+    grid: str | None,
+    kind: str,
+    wrt: list[str] | None,
+    skip_bad: bool,
+    fmt: Format,
+) -> None:
+    """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
+    import numpy as np
+
+    from . import batch
+    from .errors import UsageError
+
+    if points is not None and grid is not None:
+        raise UsageError("give either --points or --grid, not both")
+    if fmt is Format.latex or fmt is Format.table:
+        raise UsageError("--points and --grid write CSV (--format csv) or JSON Lines (--format json)")
+    expr, fixed = _setup(expression, at, need_point=False)
+    free = [v for v in expr.variables if v not in fixed]
+    stats = batch.Stats()
+    probe = None
+    if grid is not None:
+        spec = batch.parse_grid(grid)
+        chunks = batch.grid_chunks(spec, free)
+        total = int(np.prod([n for _, _, n in spec.values()]))
+    else:
+        assert points is not None
+        chunks, probe = batch.chunks_from(points, free, skip_bad, stats)
+        total = None
+    chunks = batch.with_fixed(chunks, fixed)
+    writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr)
+    with _progress(total, probe) as advance:
+        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
+    _batch_warnings(stats)
+    if stats.malformed_count:
+        line, why = sorted(stats.malformed)[0]
+        more = (
+            f" (and {stats.malformed_count - 1} more; their output rows are nan, or use --skip-bad)"
+            if stats.malformed_count > 1
+            else " (its output row is nan; --skip-bad skips such rows)"
+        )
+        raise batch.RowError(f"line {line} of the points file {why}{more}")
+
+
+def _batch_warnings(stats: Any) -> None:
+    if stats.undefined_count:
+        lines = ", ".join(map(str, stats.undefined)) + (", …" if stats.undefined_count > len(stats.undefined) else "")
+        typer.echo(
+            f"gradcli: warning: the expression is undefined on {stats.undefined_count} row(s), written as nan: line {lines}",
+            err=True,
+        )
+    if stats.skipped_count:
+        shown = "; ".join(f"line {ln} {why}" for ln, why in sorted(stats.skipped))
+        typer.echo(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {shown}", err=True)
+
+
+class _progress:
+    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, total_rows: int | None, probe: Any) -> None:
+        self.total_rows, self.probe, self.bar = total_rows, probe, None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not sys.stderr.isatty():
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("{task.completed:,} rows"), BarColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )  # fmt: skip
+        self.bar.start()
+        self.rows = 0
+        import time
+
+        self.t0 = time.perf_counter()
+        self.task = self.bar.add_task("rows", total=self.total_rows, rate="")
+
+        def advance(n: int) -> None:
+            import time
+
+            self.rows += n
+            rate = self.rows / max(time.perf_counter() - self.t0, 1e-9)
+            total = self.total_rows
+            if total is None and self.probe is not None:
+                read, size = self.probe()
+                total = int(self.rows * size / read) if size and read else None
+            self.bar.update(self.task, completed=self.rows, total=total, rate=f"{rate:,.0f} rows/s")
+
+        return advance
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def _wrt_names(wrt: str | None) -> list[str] | None:
     if wrt is None:
         return None
@@ -139,10 +248,20 @@ def _wrt_names(wrt: str | None) -> list[str] | None:
 
 
 @app.command("eval")
-def eval_cmd(expression: Expr, at: At = None, format: Fmt = Format.auto) -> None:
+def eval_cmd(
+    expression: Expr,
+    at: At = None,
+    points: Points = None,
+    grid: Grid = None,
+    skip_bad: SkipBad = False,
+    format: Fmt = Format.auto,
+) -> None:
     """Evaluate the expression (every output of a multi-output program)."""
 
     def body() -> None:
+        if points is not None or grid is not None:
+            _batch(expression, at, points, grid, "eval", None, skip_bad, format)
+            return
         from .report import value_report
 
         expr, point = _setup(expression, at)
@@ -161,11 +280,21 @@ def diff_cmd(
     symbolic: Annotated[
         bool, typer.Option("--symbolic", "-s", help="Print the derivative as a formula (--format latex for LaTeX).")
     ] = False,
+    points: Points = None,
+    grid: Grid = None,
+    skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative."""
 
     def body() -> None:
+        if points is not None or grid is not None:
+            if symbolic or order > 2 or mode is Mode.forward:
+                from .errors import UsageError
+
+                raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
+            _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
+            return
         from .report import gradient_report, hessian_report, nth_derivative_report, symbolic_report
 
         if symbolic:
@@ -202,10 +331,21 @@ def diff_cmd(
 
 
 @app.command("hessian")
-def hessian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt = Format.auto) -> None:
+def hessian_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    points: Points = None,
+    grid: Grid = None,
+    skip_bad: SkipBad = False,
+    format: Fmt = Format.auto,
+) -> None:
     """The Hessian matrix (forward mode over reverse mode)."""
 
     def body() -> None:
+        if points is not None or grid is not None:
+            _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format)
+            return
         from .report import hessian_report
 
         expr, point = _setup(expression, at)
@@ -217,10 +357,21 @@ def hessian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt = 
 
 
 @app.command("jacobian")
-def jacobian_cmd(expression: Expr, at: At = None, wrt: Wrt = None, format: Fmt = Format.auto) -> None:
+def jacobian_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    points: Points = None,
+    grid: Grid = None,
+    skip_bad: SkipBad = False,
+    format: Fmt = Format.auto,
+) -> None:
     """The Jacobian of a multi-output program ("f, g, h" or a vector)."""
 
     def body() -> None:
+        if points is not None or grid is not None:
+            _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format)
+            return
         from .report import gradient_report
 
         expr, point = _setup(expression, at)
