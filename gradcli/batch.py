@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -73,13 +74,17 @@ def _number(text: str) -> float:
 
 
 def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: Stats, chunk: int = CHUNK) -> Iterator[Chunk]:
-    reader = csv.reader(stream)
+    """CSV rows in chunks. A clean chunk (numbers only, no blank lines or quoting) is parsed by numpy in
+    C; any other chunk goes through the csv module row by row, so a bad row is found with its line."""
+    import itertools
+
+    lines_in = iter(stream)
     header: list[str] | None = None
     line = 0
-    for row in reader:
-        line = reader.line_num
-        if row and any(c.strip() for c in row):
-            header = [h.strip() for h in row]
+    for text in lines_in:
+        line += 1
+        if text.strip():
+            header = [h.strip() for h in next(csv.reader([text]))]
             break
     if header is None:
         return
@@ -89,24 +94,45 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
     index = [header.index(v) for v in variables]
     extra_cols = [(k, h) for k, h in enumerate(header) if h not in variables]
     width = len(header)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    for row in reader:
-        line = reader.line_num
-        if not row or not any(c.strip() for c in row):
+    while True:
+        block = list(itertools.islice(lines_in, chunk))
+        if not block:
+            return
+        first = line + 1
+        line += len(block)
+        fast = _fast_chunk(block, first, width, index, variables) if not extra_cols else None
+        if fast is not None:
+            yield fast
             continue
-        if len(row) != width:
-            if _bad(stats, skip_bad, line, ",".join(row), f"has {len(row)} columns, the header has {width}"):
-                rows.append([""] * width)
-                lines.append(-line)  # a placeholder: negative marks a malformed line
-            continue
-        rows.append(row)
-        lines.append(line)
-        if len(rows) >= chunk:
-            yield _csv_chunk(rows, lines, variables, index, extra_cols, skip_bad, stats)
-            rows, lines = [], []
-    if rows:
-        yield _csv_chunk(rows, lines, variables, index, extra_cols, skip_bad, stats)
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for k, row in enumerate(csv.reader(block)):
+            ln = first + k
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(row) != width:
+                if _bad(stats, skip_bad, ln, ",".join(row), f"has {len(row)} columns, the header has {width}"):
+                    rows.append([""] * width)
+                    numbers.append(-ln)  # a placeholder: negative marks a malformed line
+                continue
+            rows.append(row)
+            numbers.append(ln)
+        if rows:
+            yield _csv_chunk(rows, numbers, variables, index, extra_cols, skip_bad, stats)
+
+
+def _fast_chunk(block: list[str], first: int, width: int, index: list[int], variables: Sequence[str]) -> Chunk | None:
+    text = "".join(block)
+    if '"' in text or "\n\n" in text or not block[-1].strip() or any(not b.strip() for b in block[:1]):
+        return None
+    try:
+        values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float)
+    except ValueError:
+        return None
+    if values.shape != (len(block), width):
+        return None
+    columns = {v: np.ascontiguousarray(values[:, k]) for v, k in zip(variables, index)}
+    return Chunk(list(range(first, first + len(block))), columns, [{} for _ in block])
 
 
 def _csv_chunk(
@@ -400,24 +426,23 @@ def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names:
 
 
 def format_column(values: np.ndarray) -> list[str]:
-    """Shortest round-trip text for a whole column, in numpy's C code: 8, 0.1, 1e-20, nan."""
+    """Shortest round-trip text for a whole column: 8, 0.1, 1e-20, nan (Python's repr, tidied in bulk)."""
     if values.dtype == object:
         from .numfmt import format_value
 
         return [format_value(v) for v in values]
-    arr = np.asarray(values, dtype=float)
-    text = arr.astype(str)
-    integral = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 1e16)
-    if np.any(integral):
-        text = np.where(integral, arr.astype(np.int64, copy=False).astype(str) if integral.all() else _ints(arr, integral), text)
-    text = np.char.replace(text, "e+", "e")
-    text = np.char.replace(text, ".0e", "e")
-    return text.tolist()
+    text = "\n".join(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
+    text = _TIDY.sub("", text).replace("e+", "e").replace("e-0", "e-")
+    return text.split("\n")
 
 
-def _ints(arr: np.ndarray, integral: np.ndarray) -> np.ndarray:
-    safe = np.where(integral, arr, 0.0)
-    return safe.astype(np.int64).astype(str)
+_TIDY = re.compile(r"\.0$", re.M)  # 8.0 → 8; then 1e+16 → 1e16 and 2.5e-07 → 2.5e-7, as numfmt.format_number
+
+
+def _csv_line(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
 
 
 class Writer:
@@ -437,19 +462,19 @@ class Writer:
 
     def _write_csv(self, chunk: Chunk, results: Results, n: int) -> None:
         extra_names = list(chunk.extra[0]) if chunk.extra and chunk.extra[0] else []
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
         variables = list(self.expr.variables)
         if not self.header_done:
-            writer.writerow([*variables, *extra_names, *results.names])
+            self.out.write(_csv_line([*variables, *extra_names, *results.names]))
             self.header_done = True
         # Each output row repeats its point, so rows can be read or joined on their own.
-        cols = [format_column(chunk.columns[v]) for v in variables] + [format_column(v) for v in results.values]
-        nvar = len(variables)
-        extras = [[str(e.get(k, "")) for k in extra_names] for e in chunk.extra] if extra_names else None
-        rows = zip(*cols) if extras is None else ([*c[:nvar], *e, *c[nvar:]] for e, c in zip(extras, zip(*cols)))
-        writer.writerows(rows)
-        self.out.write(buf.getvalue())
+        numbers = [format_column(chunk.columns[v]) for v in variables]
+        tail = [format_column(v) for v in results.values]
+        if extra_names:
+            extras = [_csv_line([str(e.get(k, "")) for k in extra_names]).rstrip("\n") for e in chunk.extra]
+            rows = (",".join(r) for r in zip(*numbers, extras, *tail))
+        else:
+            rows = (",".join(r) for r in zip(*numbers, *tail))
+        self.out.write("\n".join(rows) + "\n")
 
     def _write_json(self, chunk: Chunk, results: Results, n: int) -> None:
         from .numfmt import json_value
