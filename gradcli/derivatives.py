@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-import numpy as np
-
 from .primitives import PRIMITIVES
 from .tape import Ref, Shape, Tape, specialise
 
@@ -41,8 +39,17 @@ def _fit(t: Ref, like: Ref) -> Ref:
     return t if t.shape == like.shape else Ref(t.tape, t.tape.emit("broadcast_like", (t.i, like.i)))
 
 
-def _unbroadcast(g: Ref, like: Ref) -> Ref:
-    return g if g.shape == like.shape else Ref(g.tape, g.tape.emit("unbroadcast", (g.i, like.i)))
+def _unbroadcast(g: Ref, like: Ref, ans: Ref) -> Ref:
+    """The cotangent `g` of an elementwise result `ans`, summed down to the shape of the argument `like`.
+
+    A cotangent may be smaller than the value it belongs to (the scalar seed stands for ones of the
+    output's shape), so a batch of points isn't multiplied by an array of ones; where the argument is
+    smaller than the result, the cotangent is first made full so the sum counts every element.
+    """
+    if ans.shape == like.shape:
+        return g
+    full = _fit(g, ans)
+    return Ref(g.tape, g.tape.emit("unbroadcast", (full.i, like.i)))
 
 
 def grad(
@@ -56,8 +63,9 @@ def grad(
     """Append the reverse sweep for `output` to `tape` (already prepared).
 
     Returns, for each index in `wrt`, the instruction holding ∂(Σ output)/∂wrt,
-    or None where the derivative is structurally zero. `seed` is the output
-    cotangent (default ones of the output's shape). `record`, when given,
+    or None where the derivative is structurally zero; it may be smaller than
+    wrt's shape and broadcast to it. `seed` is the output cotangent (default a
+    scalar 1: the gradient of the sum of the output's elements). `record`, when given,
     receives every instruction's final adjoint, and `edges` what each edge
     (instruction, argument) carries back (for the trace and graph views).
     """
@@ -67,7 +75,7 @@ def grad(
         return [None] * len(wrt)
     assert tape.shapes is not None
     if seed is None:
-        seed = tape.const(np.ones(tape.shapes[output]))
+        seed = tape.const(1.0)  # Σ output: a scalar 1 broadcasts over the output's elements
     adjoint: dict[int, int] = {output: seed}
     wanted = set(wrt)
     result: dict[int, int] = {}
@@ -97,6 +105,7 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None
     args = tuple(Ref(tape, a) for a in tape.args[i])
     ans, g = Ref(tape, i), Ref(tape, g_i)
     if prim.vjp is not None:
+        g = _fit(g, ans)  # rules of reductions and matmul expect the full cotangent
         out = prim.vjp(args, ans, g, tape.params[i])
         return [None if (c is None or not need) else c.i for c, need in zip(out, needed)]
     assert prim.partials is not None, prim.name
@@ -106,7 +115,7 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None
         if d is None or not need:
             contributions.append(None)
         else:
-            contributions.append(_unbroadcast(g * d, x).i)
+            contributions.append(_unbroadcast(g * d, x, ans).i)
     return contributions
 
 

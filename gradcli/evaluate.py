@@ -30,6 +30,42 @@ def needed(tape: Tape, outputs: Sequence[int]) -> list[bool]:
     return live
 
 
+class Plan:
+    """What evaluating some outputs takes, worked out once per tape: the live steps in order and,
+    after each, the values no longer needed (freed so a million-point batch doesn't pile up arrays)."""
+
+    __slots__ = ("steps", "outputs")
+
+    def __init__(self, tape: Tape, outputs: Sequence[int], keep_all: bool) -> None:
+        live = needed(tape, outputs)
+        last_use = [-1] * len(tape)
+        for i, args in enumerate(tape.args):
+            if live[i]:
+                for a in args:
+                    last_use[a] = i
+        keep = set(outputs)
+        steps = []
+        for i in range(max(outputs, default=-1) + 1):
+            if not live[i]:
+                continue
+            op = tape.ops[i]
+            args = tape.args[i]
+            frees = () if keep_all else tuple(a for a in set(args) if last_use[a] == i and a not in keep)
+            prim = None if op in ("const", "var") else PRIMITIVES[op]
+            checked = prim is not None and i < tape.n_checked and bool(prim.domain)
+            steps.append((i, op, prim, args, tape.params[i], checked, frees))
+        self.steps = steps
+        self.outputs = tuple(outputs)
+
+
+def plan(tape: Tape, outputs: Sequence[int], keep_all: bool = False) -> Plan:
+    key = (tuple(outputs), keep_all)
+    found = tape.plans.get(key)
+    if found is None:
+        found = tape.plans[key] = Plan(tape, outputs, keep_all)
+    return found
+
+
 def run(
     tape: Tape,
     inputs: Mapping[Hashable, np.ndarray],
@@ -47,40 +83,25 @@ def run(
     continuation (domains are checked on real parts). keep_all keeps every
     value, for views of the whole trace, instead of freeing each after its last use.
     """
-    live = needed(tape, outputs)
-    last_use = [-1] * len(tape)
-    for i, args in enumerate(tape.args):
-        if live[i]:
-            for a in args:
-                last_use[a] = i
-    keep = set(outputs)
     values: list[Any] = [None] * len(tape)
     found: list[Violation] = [] if violations is None else violations
-    ops, argss, params = tape.ops, tape.args, tape.params
     with np.errstate(all="ignore"):
-        for i in range(max(outputs, default=-1) + 1):
-            if not live[i]:
+        for i, op, prim, args, param, checked, frees in plan(tape, outputs, keep_all).steps:
+            if prim is None:
+                values[i] = param if op == "const" else inputs[param]
                 continue
-            op = ops[i]
-            if op == "const":
-                values[i] = params[i]
-                continue
-            if op == "var":
-                values[i] = inputs[params[i]]
-                continue
-            prim = PRIMITIVES[op]
-            args = [values[a] for a in argss[i]]
-            bad = None
-            if i < tape.n_checked and prim.domain:
-                real = [np.real(a) for a in args] if complex_step else args
+            argv = [values[a] for a in args]
+            if checked:
+                real = [np.real(a) for a in argv] if complex_step else argv
                 bad = _check(i, prim.domain, real, found)
-            out = prim.apply(args, params[i], complex_step)
-            if bad is not None:
-                out = np.where(bad, np.nan, out)
+                out = prim.apply(argv, param, complex_step)
+                if bad is not None:
+                    out = np.where(bad, np.nan, out)
+            else:
+                out = prim.apply(argv, param, complex_step)
             values[i] = out
-            for a in argss[i]:
-                if last_use[a] == i and a not in keep and not keep_all:
-                    values[a] = None
+            for a in frees:
+                values[a] = None
     if found and on_domain == "raise":
         if any(np.any(np.isnan(values[o])) for o in outputs if values[o] is not None):
             v = found[0]

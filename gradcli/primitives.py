@@ -367,6 +367,21 @@ def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tupl
     return tuple(op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args))
 
 
+def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x^y, with numpy's fast paths for the common constant exponents (x² is a square, not a pow)."""
+    if np.ndim(y) == 0 and not np.iscomplexobj(y):
+        e = float(y)
+        if e == 2.0:
+            return np.square(x)
+        if e == 1.0:
+            return np.asarray(x) * 1.0
+        if e == 0.5:
+            return np.sqrt(x)
+        if e == -1.0:
+            return np.reciprocal(np.asarray(x, dtype=np.result_type(x, 1.0)))
+    return np.power(x, y)
+
+
 def _pow_partials(x: Ref, y: Ref, ans: Ref) -> tuple[Any, Any]:
     c = y.const_value()
     if c is not None and c.shape == ():
@@ -410,7 +425,7 @@ def _table() -> list[Primitive]:
         P(
             "pow",
             2,
-            np.power,
+            _power,
             _pow_partials,
             syntax="pow",
             infix="^",

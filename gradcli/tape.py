@@ -22,7 +22,7 @@ Shape = tuple[int, ...]
 class Tape:
     """SSA instructions in parallel lists; `n_checked` leading instructions get domain checks."""
 
-    __slots__ = ("ops", "args", "params", "spans", "shapes", "source", "n_checked", "simplify", "_index")
+    __slots__ = ("ops", "args", "params", "spans", "shapes", "source", "n_checked", "simplify", "_index", "plans")
 
     def __init__(self, source: str = "") -> None:
         self.ops: list[str] = []
@@ -34,6 +34,7 @@ class Tape:
         self.n_checked = 0
         self.simplify = False  # derivative transforms fold constants and drop identities
         self._index: dict[Hashable, int] = {}
+        self.plans: dict[Hashable, Any] = {}  # evaluation plans (evaluate.py), valid while the tape is unchanged
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -51,6 +52,8 @@ class Tape:
         found = self._index.get(key)
         if found is not None:
             return found
+        if self.plans:
+            self.plans.clear()
         self.ops.append(op)
         self.args.append(args)
         self.params.append(param)

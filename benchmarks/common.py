@@ -1,0 +1,230 @@
+"""Shared helpers: timing, subprocesses with peak RSS and timeouts, peer detection, tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYTHON = sys.executable
+
+# Peers compared against gradcli; each is imported only where it is measured.
+PEERS: dict[str, str] = {"autograd": "HIPS autograd", "torch": "PyTorch", "jax": "JAX", "sympy": "SymPy"}
+
+
+def gradcli_script() -> Path:
+    """The gradcli console script installed next to the interpreter running the harness."""
+    bindir = Path(sys.executable).parent
+    for name in ("gradcli", "gradcli.exe"):
+        candidate = bindir / name
+        if candidate.exists():
+            return candidate
+    raise SystemExit(f"no gradcli console script next to {sys.executable}: install the project (pip install -e .) first")
+
+
+def have(module: str) -> bool:
+    """Whether a module is importable, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def peer_version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # noqa: BLE001 - any metadata problem means "unknown"
+        return "?"
+
+
+def skip_note(module: str, where: str) -> str:
+    return f"note: {PEERS.get(module, module)} ({module}) is not installed: skipped in {where}"
+
+
+# -- timing ---------------------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], Any], repeats: int, min_batch: float = 0.0) -> float:
+    """Median seconds per call over `repeats` batches, timeit-style.
+
+    With min_batch > 0 the number of calls per batch doubles until one batch takes at
+    least min_batch seconds (like timeit.Timer.autorange), so tiny calls are not dominated
+    by timer resolution. One untimed warm-up call comes first.
+    """
+    fn()
+    number = 1
+    if min_batch > 0:
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            if time.perf_counter() - t0 >= min_batch or number >= 1 << 20:
+                break
+            number *= 2
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples)
+
+
+# -- subprocesses ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One finished (or killed) child process."""
+
+    returncode: int | None  # None when it was killed on timeout
+    wall: float  # seconds
+    maxrss_kb: int  # peak resident set size of the child, in KiB (ru_maxrss on Linux)
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+    def describe_failure(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.wall:.0f} s"
+        tail = (self.stderr.strip().splitlines() or [""])[-1][:160]
+        return f"exit {self.returncode}: {tail}"
+
+
+def run_measured(
+    cmd: Sequence[str],
+    timeout: float,
+    stdout: IO[bytes] | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run a command; wall time, the child's own peak RSS (os.wait4, so per child) and a timeout.
+
+    With `stdout` given (an open binary file) the child's output goes there and is not captured.
+    """
+    out_target: Any = stdout if stdout is not None else subprocess.PIPE
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=out_target, stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+    # communicate() would reap the child and lose its rusage: reader threads drain the pipes
+    # while os.wait4 polls for the child's exit, which also gives its own rusage.
+    chunks: dict[str, bytes] = {"out": b"", "err": b""}
+
+    def drain(name: str, pipe: IO[bytes] | None) -> None:
+        if pipe is not None:
+            chunks[name] = pipe.read()
+
+    readers = [threading.Thread(target=drain, args=("err", proc.stderr), daemon=True)]
+    if stdout is None:
+        readers.append(threading.Thread(target=drain, args=("out", proc.stdout), daemon=True))
+    for r in readers:
+        r.start()
+    deadline = t0 + timeout
+    status = None
+    rusage = None
+    while True:
+        pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            wall = time.perf_counter() - t0
+            status, rusage = st, ru
+            break
+        if time.perf_counter() > deadline:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, st, ru = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            rusage = ru
+            break
+        time.sleep(0.0005 if time.perf_counter() - t0 < 0.5 else 0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9
+    for r in readers:
+        r.join(timeout=5)
+    return Run(
+        returncode=None if status is None else proc.returncode,
+        wall=wall,
+        maxrss_kb=int(rusage.ru_maxrss) if rusage is not None else 0,
+        stdout=chunks["out"].decode("utf-8", "replace"),
+        stderr=chunks["err"].decode("utf-8", "replace"),
+    )
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_ratio(x: float | None) -> str:
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:.0f}×"
+    if x >= 10:
+        return f"{x:.1f}×"
+    return f"{x:.2f}×"
+
+
+def fmt_mb(kb: int | None) -> str:
+    return "—" if kb is None else f"{kb / 1024:.0f} MB"
+
+
+def fmt_rate(rows_per_s: float | None) -> str:
+    if rows_per_s is None:
+        return "—"
+    if rows_per_s >= 1e6:
+        return f"{rows_per_s / 1e6:.2f} M/s"
+    return f"{rows_per_s / 1e3:.0f} k/s"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
+    """A plain-text table; align is a string of 'l'/'r' per column (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    cols = list(zip(*([list(headers)] + [list(r) for r in rows])))
+    widths = [max(len(c) for c in col) for col in cols]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
+
+
+def heading(title: str) -> None:
+    print()
+    print(f"== {title} " + "=" * max(0, 76 - len(title)))
+    sys.stdout.flush()
+
+
+def say(text: str = "") -> None:
+    print(text)
+    sys.stdout.flush()
