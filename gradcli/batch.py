@@ -237,13 +237,29 @@ def read_jsonl(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats:
 
 
 def _json_value(v: Any) -> np.ndarray:
+    if v is None or isinstance(v, bool) or (isinstance(v, list) and _has_non_number(v)):
+        raise ValueError(f"{json.dumps(v)[:40]} is not a number or an array of numbers")
     if isinstance(v, str):
-        return np.asarray(_number(v))
+        try:
+            return np.asarray(_number(v))
+        except ValueError:
+            raise ValueError(f"{json.dumps(v)[:40]} is not a number") from None
     try:
         arr = np.asarray(v, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"{json.dumps(v)[:40]} is not a number or an array of numbers") from None
     return arr
+
+
+def _has_non_number(v: list[Any]) -> bool:
+    stack: list[Any] = [v]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif item is None or isinstance(item, (bool, str, dict)):
+            return True
+    return False
 
 
 def _json_chunk(objs: list[dict[str, Any]], lines: list[int], variables: Sequence[str]) -> Chunk:
@@ -257,7 +273,7 @@ def _json_chunk(objs: list[dict[str, Any]], lines: list[int], variables: Sequenc
         else:
             shape = np.shape(shaped[0])
             col = np.empty(len(items), dtype=object)
-            col[:] = [a if np.ndim(a) > 0 else np.full(shape, float(a)) for a in items]
+            col[:] = items  # each row keeps its own shape
             columns[v] = col
             shapes[v] = shape
     extra = [{k: val for k, val in o.items() if k not in variables and k != "__malformed__"} for o in objs]
@@ -302,13 +318,36 @@ def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
 # -- evaluation -------------------------------------------------------------------------------------
 
 
+# What a result column holds: ("value", output, None, None), ("grad", output, variable, None) or
+# ("hess", output, a, b). Column names are made from it, and JSON objects are arranged by it.
+Key = tuple[str, int, "str | None", "str | None"]
+
+
 @dataclass
 class Results:
-    """Per-row results of a chunk: named columns of values, each an array with the rows first."""
+    """Per-row results of a chunk: columns of values, each an array with the rows first."""
 
-    names: list[str]
+    keys: list[Key]
     values: list[np.ndarray]
     undefined: np.ndarray  # bool per row
+
+    @property
+    def names(self) -> list[str]:
+        return [column_name(k, self.outputs) for k in self.keys]
+
+    @property
+    def outputs(self) -> int:
+        return 1 + max((k[1] for k in self.keys), default=0)
+
+
+def column_name(key: Key, outputs: int) -> str:
+    """value, d_x, d2_x_y for one output; value_2, d2_x (output 2), d2_x_y (Hessian) for several."""
+    kind, k, a, b = key
+    if kind == "value":
+        return "value" if outputs == 1 else f"value_{k + 1}"
+    if kind == "grad":
+        return f"d_{a}" if outputs == 1 else f"d{k + 1}_{a}"
+    return f"d2_{a}_{b}"
 
 
 def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None) -> Results:
@@ -321,16 +360,15 @@ def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None
     return _compute_rows(expr, chunk, kind, names, n)
 
 
-def _labels(expr: Expression, kind: str, names: list[str]) -> list[str]:
-    outs = expr.output_names
-    value = ["value"] if len(outs) == 1 else [f"value_{k + 1}" for k in range(len(outs))]
+def _labels(expr: Expression, kind: str, names: list[str]) -> list[Key]:
+    """Every output's value; then the gradient of each output, or the Hessian of the last one."""
+    outs = range(len(expr.output_names))
+    value: list[Key] = [("value", k, None, None) for k in outs]
     if kind == "eval":
         return value
     if kind in ("diff", "jacobian"):
-        if len(outs) == 1:
-            return value + [f"d_{v}" for v in names]
-        return value + [f"d{k + 1}_{v}" for k in range(len(outs)) for v in names]
-    return value + [f"d2_{a}_{b}" for a in names for b in names]
+        return value + [("grad", k, v, None) for k in outs for v in names]
+    return value + [("hess", len(outs) - 1, a, b) for a in names for b in names]
 
 
 def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[str], n: int) -> Results:
@@ -355,9 +393,9 @@ def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[s
         out_values = values + grads
     else:
         # Each Hessian entry: forward mode over the reverse gradient, seeded along one variable at a time.
-        vals = evaluate.run(expr.specialised(point), point, [expr.lowered.outputs[-1]], on_domain="nan", violations=violations)
+        vals = evaluate.run(expr.specialised(point), point, list(expr.lowered.outputs), on_domain="nan", violations=violations)
         tape, grads, tangents = expr.hessian_tape(point, tuple(names), len(outs) - 1)
-        out_values = [np.broadcast_to(vals[0], (n,))]
+        out_values = [np.broadcast_to(v, (n,)) for v in vals]
         cols: dict[tuple[str, str], np.ndarray] = {}
         for b in names:
             inputs: dict = dict(point)
@@ -368,18 +406,22 @@ def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[s
             for a, t in zip(names, tangents):
                 cols[(a, b)] = np.broadcast_to(next(got), (n,)) if t is not None else np.zeros(n)
         out_values += [cols[(a, b)] for a in names for b in names]
-    undefined = _undefined_rows(violations, out_values[0], n)
+    undefined = _undefined_rows(violations, out_values[: len(outs)], n)
     return Results(labels, [np.array(v, dtype=float) for v in out_values], undefined)
 
 
-def _undefined_rows(violations: list[evaluate.Violation], value: np.ndarray, n: int) -> np.ndarray:
+def _undefined_rows(violations: list[evaluate.Violation], values: list[np.ndarray], n: int) -> np.ndarray:
+    """Rows where a domain violation reaches some output (as nan): undefined there."""
     flags = np.zeros(n, dtype=bool)
     for v in violations:
         try:
             flags |= np.broadcast_to(v.mask, (n,))
         except ValueError:
             flags |= bool(np.any(v.mask))
-    return flags & ~np.isfinite(np.asarray(value, dtype=float))
+    reached = np.zeros(n, dtype=bool)
+    for value in values:
+        reached |= np.isnan(np.asarray(value, dtype=float))
+    return flags & reached
 
 
 def _compute_rows(expr: Expression, chunk: Chunk, kind: str, names: list[str], n: int) -> Results:
@@ -419,7 +461,7 @@ def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names:
             grads += [g[name] for name in names]
         return values + grads
     h = expr.hessian(point, names)
-    return [expr.value(point)] + [h[a][b] for a in names for b in names]
+    return list(expr.values(point)) + [h[a][b] for a in names for b in names]
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -430,7 +472,7 @@ def format_column(values: np.ndarray) -> list[str]:
     if values.dtype == object:
         from .numfmt import format_value
 
-        return [format_value(v) for v in values]
+        return [f'"{format_value(v)}"' if np.ndim(v) else format_value(v) for v in values]  # CSV-quoted arrays
     text = "\n".join(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
     text = _TIDY.sub("", text).replace("e+", "e").replace("e-0", "e-")
     return text.split("\n")
@@ -451,6 +493,7 @@ class Writer:
     def __init__(self, out: IO[str], fmt: str, expr: Expression) -> None:
         self.out, self.fmt, self.expr = out, fmt, expr
         self.header_done = False
+        self.extra_names: list[str] = []
 
     def write(self, chunk: Chunk, results: Results) -> None:
         n = len(chunk.lines)
@@ -461,11 +504,14 @@ class Writer:
         self.out.flush()
 
     def _write_csv(self, chunk: Chunk, results: Results, n: int) -> None:
-        extra_names = list(chunk.extra[0]) if chunk.extra and chunk.extra[0] else []
         variables = list(self.expr.variables)
         if not self.header_done:
-            self.out.write(_csv_line([*variables, *extra_names, *results.names]))
+            # Passthrough columns: those of the first well-formed row (CSV rows all have the header's).
+            first = next((e for k, e in enumerate(chunk.extra) if k not in chunk.malformed), {})
+            self.extra_names = [k for k in first if k not in variables]
+            self.out.write(_csv_line([*variables, *self.extra_names, *results.names]))
             self.header_done = True
+        extra_names = self.extra_names
         # Each output row repeats its point, so rows can be read or joined on their own.
         numbers = [format_column(chunk.columns[v]) for v in variables]
         tail = [format_column(v) for v in results.values]
@@ -479,13 +525,11 @@ class Writer:
     def _write_json(self, chunk: Chunk, results: Results, n: int) -> None:
         from .numfmt import json_value
 
-        names = results.names
         lines = []
         for r in range(n):
             point = {v: json_value(chunk.columns[v][r]) for v in self.expr.variables}
             obj: dict[str, Any] = {"point": point}
-            cells = {name: json_value(col[r]) for name, col in zip(names, results.values)}
-            obj.update(_schema(cells, self.expr))
+            obj.update(_schema([(key, json_value(col[r])) for key, col in zip(results.keys, results.values)], self.expr))
             if chunk.extra[r]:
                 obj["columns"] = chunk.extra[r]
             if results.undefined[r]:
@@ -496,28 +540,26 @@ class Writer:
         self.out.write("\n".join(lines) + ("\n" if lines else ""))
 
 
-def _schema(cells: dict[str, Any], expr: Expression) -> dict[str, Any]:
-    """Row cells arranged in SPEC §3's JSON shape: value, gradient / jacobian / hessian."""
+def _schema(cells: list[tuple[Key, Any]], expr: Expression) -> dict[str, Any]:
+    """A row's cells arranged in SPEC §3's JSON shape: value, then gradient / jacobian / hessian."""
     outs = expr.output_names
+    single = len(outs) == 1
     out: dict[str, Any] = {}
-    if len(outs) == 1:
-        out["value"] = cells.pop("value")
-    else:
-        out["value"] = {o: cells.pop(f"value_{k + 1}") for k, o in enumerate(outs)}
-    grads = {k[2:]: v for k, v in cells.items() if k.startswith("d_")}
-    if grads:
-        out["gradient"] = grads
-    jac = {k: v for k, v in cells.items() if k[0] == "d" and k[1:2].isdigit() and "_" in k}
-    if jac:
-        out["jacobian"] = {
-            o: {k.split("_", 1)[1]: v for k, v in jac.items() if k.startswith(f"d{i + 1}_")} for i, o in enumerate(outs)
-        }
-    hess = {k[3:]: v for k, v in cells.items() if k.startswith("d2_")}
+    values = {k: v for (kind, k, _, _), v in cells if kind == "value"}
+    out["value"] = values[0] if single else {outs[k]: v for k, v in values.items()}
+    grads = [(k, a, v) for (kind, k, a, _), v in cells if kind == "grad"]
+    if grads and single:
+        out["gradient"] = {a: v for _, a, v in grads}
+    elif grads:
+        jac: dict[str, dict[str, Any]] = {o: {} for o in outs}
+        for k, a, v in grads:
+            jac[outs[k]][a] = v  # type: ignore[index]
+        out["jacobian"] = jac
+    hess = [(a, b, v) for (kind, _, a, b), v in cells if kind == "hess"]
     if hess:
         table: dict[str, dict[str, Any]] = {}
-        for key, v in hess.items():
-            a, b = key.split("_", 1)
-            table.setdefault(a, {})[b] = v
+        for a, b, v in hess:
+            table.setdefault(a, {})[b] = v  # type: ignore[index]
         out["hessian"] = table
     return out
 
@@ -568,7 +610,8 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
         size = None
     else:
         try:
-            stream = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller's exit
+            # utf-8-sig: spreadsheets write a byte-order mark before the header.
+            stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed at exit
             size = os.path.getsize(path)
         except FileNotFoundError:
             raise UsageError(f"no such points file: {path}") from None
@@ -578,7 +621,7 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
             raise UsageError(f"can't read {path}: {exc.strerror}") from None
     head: list[str] = []
     for line in stream:
-        head.append(line)
+        head.append(line.removeprefix("\ufeff") if not head else line)
         if line.strip():
             break
     fmt = detect_format(path, head[-1] if head else "")
