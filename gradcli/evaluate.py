@@ -38,6 +38,7 @@ class Plan:
 
     def __init__(self, tape: Tape, outputs: Sequence[int], keep_all: bool) -> None:
         live = needed(tape, outputs)
+        signs = sign_analysis(tape, max(outputs, default=-1) + 1)
         last_use = [-1] * len(tape)
         for i, args in enumerate(tape.args):
             if live[i]:
@@ -52,10 +53,67 @@ class Plan:
             args = tape.args[i]
             frees = () if keep_all else tuple(a for a in set(args) if last_use[a] == i and a not in keep)
             prim = None if op in ("const", "var") else PRIMITIVES[op]
-            checked = prim is not None and i < tape.n_checked and bool(prim.domain)
-            steps.append((i, op, prim, args, tape.params[i], checked, frees))
+            rules = _rules(tape, prim, args, signs) if prim is not None and i < tape.n_checked else ()
+            steps.append((i, op, prim, args, tape.params[i], rules, frees))
         self.steps = steps
         self.outputs = tuple(outputs)
+
+
+POSITIVE, NONNEGATIVE, UNKNOWN = 2, 1, 0
+
+# Results that are never negative, whatever their arguments (nan aside, which no rule flags).
+_NONNEGATIVE = {"exp": POSITIVE, "cosh": POSITIVE, "sigmoid": NONNEGATIVE, "softplus": NONNEGATIVE,
+                "abs": NONNEGATIVE, "sqrt": NONNEGATIVE, "relu": NONNEGATIVE, "norm": NONNEGATIVE,
+                "hypot": NONNEGATIVE, "erfc": NONNEGATIVE}  # fmt: skip
+
+
+def sign_analysis(tape: Tape, upto: int) -> list[int]:
+    """What is known of each value's sign, in one pass: enough to skip domain checks that can't fire."""
+    signs = [UNKNOWN] * upto
+    for i in range(upto):
+        op, args = tape.ops[i], tape.args[i]
+        if op == "const":
+            v = tape.params[i]
+            signs[i] = POSITIVE if np.all(v > 0) else NONNEGATIVE if np.all(v >= 0) else UNKNOWN
+        elif op in _NONNEGATIVE:
+            signs[i] = _NONNEGATIVE[op]
+        elif op == "pow":
+            e = tape.const_value(args[1])
+            even = e is not None and e.shape == () and float(e) % 2 == 0
+            signs[i] = POSITIVE if signs[args[0]] == POSITIVE else NONNEGATIVE if even else UNKNOWN
+        elif op in ("add", "mul", "div", "logaddexp", "max"):
+            a, b = (signs[x] for x in args)
+            if op == "max":
+                signs[i] = max(a, b)
+            elif op == "logaddexp":
+                signs[i] = UNKNOWN
+            elif op == "add":
+                signs[i] = min(a, b) if a and b else UNKNOWN
+                if a and b and (a == POSITIVE or b == POSITIVE):
+                    signs[i] = POSITIVE
+            else:
+                signs[i] = min(a, b)
+        elif op in ("sum", "mean", "prod"):
+            signs[i] = signs[args[0]]  # sums, means and products of positives stay positive
+    return signs
+
+
+def _rules(tape: Tape, prim: Any, args: tuple[int, ...], signs: list[int]) -> tuple[Any, ...]:
+    """The domain rules that can fire, given which arguments are constants and what signs are known."""
+    consts = [tape.const_value(a) for a in args]
+    keep = []
+    for d in prim.domain:
+        if d.safe_if is not None:
+            k, needs = d.safe_if
+            known = signs[args[k]]
+            if known == POSITIVE or (known == NONNEGATIVE and needs == "nonnegative"):
+                continue
+        if all(c is not None for c in consts):
+            if np.any(d.bad(*consts)):
+                keep.append(d)
+        elif d.relevant is None or d.relevant(*consts):
+            keep.append(d)
+    return tuple(keep)
 
 
 def plan(tape: Tape, outputs: Sequence[int], keep_all: bool = False) -> Plan:
@@ -86,14 +144,14 @@ def run(
     values: list[Any] = [None] * len(tape)
     found: list[Violation] = [] if violations is None else violations
     with np.errstate(all="ignore"):
-        for i, op, prim, args, param, checked, frees in plan(tape, outputs, keep_all).steps:
+        for i, op, prim, args, param, rules, frees in plan(tape, outputs, keep_all).steps:
             if prim is None:
                 values[i] = param if op == "const" else inputs[param]
                 continue
             argv = [values[a] for a in args]
-            if checked:
+            if rules:
                 real = [np.real(a) for a in argv] if complex_step else argv
-                bad = _check(i, prim.domain, real, found)
+                bad = _check(i, rules, real, found)
                 out = prim.apply(argv, param, complex_step)
                 if bad is not None:
                     out = np.where(bad, np.nan, out)
@@ -123,8 +181,8 @@ class Violation:
 def _check(i: int, domains: Sequence[Any], args: list[np.ndarray], found: list[Violation]) -> np.ndarray | None:
     mask = None
     for d in domains:
-        bad = d.bad(*args)
-        if not np.any(bad):
+        bad = np.asarray(d.bad(*args))
+        if not bad.any():
             continue
         found.append(Violation(i, d, args, np.asarray(bad)))
         mask = bad if mask is None else (mask | bad)

@@ -38,6 +38,12 @@ class Domain:
 
     bad: Callable[..., np.ndarray]
     reason: Callable[..., str]
+    # Given the constant arguments (None where an argument varies), can this rule ever fire?
+    # x^2 can't have a negative base with a fractional exponent, so it isn't checked on every evaluation.
+    relevant: Callable[..., bool] | None = None
+    # The rule can't fire when argument `arg` is known "positive", "nonnegative" or "nonzero" (evaluate.py's
+    # sign analysis): sqrt(x^2 + y^2) and 1/(1 + exp(-x)) need no check at run time.
+    safe_if: tuple[int, str] | None = None
 
 
 def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, role: str = "argument") -> Domain:
@@ -47,7 +53,10 @@ def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, r
         x = xs[arg]
         return ((x <= lo) if lo_open else (x < lo)) | ((x >= hi) if hi_open else (x > hi))
 
-    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}")
+    safe = None
+    if lo == 0.0 and hi == math.inf:
+        safe = (arg, "positive" if lo_open else "nonnegative")
+    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe)
 
 
 def _poles(x: np.ndarray) -> np.ndarray:
@@ -399,15 +408,19 @@ def _pow_domain() -> tuple[Domain, ...]:
     negative = Domain(
         lambda x, y: (x < 0) & (y != np.floor(y)) & np.isfinite(y),
         lambda x, y: f"a negative base ({format_number(x)}) needs an integer exponent, got {format_number(y)}",
+        lambda x, y: y is None or bool(np.any((y != np.floor(y)) & np.isfinite(y))),
     )
     pole = Domain(
         lambda x, y: (x == 0) & (y < 0),
         lambda x, y: f"0 is raised to the negative power {format_number(y)}",
+        lambda x, y: y is None or bool(np.any(y < 0)),
     )
     return negative, pole
 
 
-_DIVISOR = Domain(lambda a, b: b == 0, lambda a, b: "its divisor is 0")
+_DIVISOR = Domain(
+    lambda a, b: b == 0, lambda a, b: "its divisor is 0", lambda a, b: b is None or bool(np.any(b == 0)), (1, "nonzero")
+)
 _SQRT_PI = 2.0 / math.sqrt(math.pi)
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 

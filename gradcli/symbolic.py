@@ -35,6 +35,7 @@ def derivative_formulas(
     shapes = {v: (np.shape(point[v]) if point and v in point else ()) for v in expr.variables}
     out_index = range(len(expr.output_names))[output]
     tape = derivatives.prepare(expr.specialised(shapes_point(shapes)), shapes)
+    tape.tidy = True  # gather constants: a formula is read, not evaluated a million times
     idx = [tape._index.get(("var", n)) for n in names]
     present = [i for i in idx if i is not None]
     refs = dict(zip(present, derivatives.grad(tape, expr.lowered.outputs[out_index], present)))

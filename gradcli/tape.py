@@ -22,7 +22,7 @@ Shape = tuple[int, ...]
 class Tape:
     """SSA instructions in parallel lists; `n_checked` leading instructions get domain checks."""
 
-    __slots__ = ("ops", "args", "params", "spans", "shapes", "source", "n_checked", "simplify", "_index", "plans")
+    __slots__ = ("ops", "args", "params", "spans", "shapes", "source", "n_checked", "simplify", "tidy", "_index", "plans")
 
     def __init__(self, source: str = "") -> None:
         self.ops: list[str] = []
@@ -33,6 +33,7 @@ class Tape:
         self.source = source
         self.n_checked = 0
         self.simplify = False  # derivative transforms fold constants and drop identities
+        self.tidy = False  # for printing: also gather integer factors (2·(3·x) → 6·x), at the cost of reuse
         self._index: dict[Hashable, int] = {}
         self.plans: dict[Hashable, Any] = {}  # evaluation plans (evaluate.py), valid while the tape is unchanged
 
@@ -43,7 +44,7 @@ class Tape:
         t = Tape(self.source)
         t.ops, t.args, t.params, t.spans = list(self.ops), list(self.args), list(self.params), list(self.spans)
         t.shapes = None if self.shapes is None else list(self.shapes)
-        t.n_checked, t.simplify, t._index = self.n_checked, self.simplify, dict(self._index)
+        t.n_checked, t.simplify, t.tidy, t._index = self.n_checked, self.simplify, self.tidy, dict(self._index)
         return t
 
     # -- building ---------------------------------------------------------
@@ -224,6 +225,8 @@ def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | No
         bv, av = tape.const_value(b), tape.const_value(a)
         if bv is not None and bv.shape == () and av is None:
             return tape.emit("mul", (b, a))  # constants first: 3*x, never x*3
+        if not tape.tidy:
+            return None
         for outer, nested in ((a, b), (b, a)):  # x·(3·y) and (3·x)·y → 3·(x·y): constants gather in front
             if tape.const_value(outer) is None and tape.ops[nested] == "mul":
                 inner = tape.const_value(tape.args[nested][0])
