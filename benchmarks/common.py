@@ -8,7 +8,7 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,6 +111,30 @@ class Run:
         return f"exit {self.returncode}: {tail}"
 
 
+# A tiny middle process (python -S, a few MB) forks and execs the command and reports the
+# command's own wall time and peak RSS from os.wait4. Forking the command straight from the harness
+# would not do: on Linux a child's ru_maxrss starts from the high-water mark of the memory it was
+# forked from, so every child would report at least the harness's own peak (the batch section
+# holds arrays of 1e6 points and PyTorch).
+_WRAPPER = """
+import os, sys, time
+res, argv = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+code = os.waitstatus_to_exitcode(st)
+with open(res, "w") as fh:
+    fh.write(f"{wall!r} {ru.ru_maxrss} {code}")
+sys.exit(code if 0 <= code < 256 else 1)
+"""
+
+
 def run_measured(
     cmd: Sequence[str],
     timeout: float,
@@ -118,54 +142,45 @@ def run_measured(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Run:
-    """Run a command; wall time, the child's own peak RSS (os.wait4, so per child) and a timeout.
+    """Run a command: its wall time, its own peak RSS, and a timeout (the whole process group is killed).
 
-    With `stdout` given (an open binary file) the child's output goes there and is not captured.
+    With `stdout` given (an open binary file) the command's output goes there and is not captured.
     """
-    out_target: Any = stdout if stdout is not None else subprocess.PIPE
+    fd, res = tempfile.mkstemp(prefix="gradcli-bench-rusage-")
+    os.close(fd)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=out_target, stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
-    # communicate() would reap the child and lose its rusage: reader threads drain the pipes
-    # while os.wait4 polls for the child's exit, which also gives its own rusage.
-    chunks: dict[str, bytes] = {"out": b"", "err": b""}
-
-    def drain(name: str, pipe: IO[bytes] | None) -> None:
-        if pipe is not None:
-            chunks[name] = pipe.read()
-
-    readers = [threading.Thread(target=drain, args=("err", proc.stderr), daemon=True)]
-    if stdout is None:
-        readers.append(threading.Thread(target=drain, args=("out", proc.stdout), daemon=True))
-    for r in readers:
-        r.start()
-    deadline = t0 + timeout
-    status = None
-    rusage = None
-    while True:
-        pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            wall = time.perf_counter() - t0
-            status, rusage = st, ru
-            break
-        if time.perf_counter() > deadline:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, st, ru = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            rusage = ru
-            break
-        time.sleep(0.0005 if time.perf_counter() - t0 < 0.5 else 0.01)
-    proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9
-    for r in readers:
-        r.join(timeout=5)
+    proc = subprocess.Popen(
+        [PYTHON, "-S", "-c", _WRAPPER, res, *cmd],
+        stdout=stdout if stdout is not None else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        timed_out = True
+    outer_wall = time.perf_counter() - t0
+    try:
+        wall_s, rss_s, code_s = Path(res).read_text().split()
+        wall, maxrss, code = float(wall_s), int(rss_s), int(code_s)
+    except (OSError, ValueError):
+        wall, maxrss, code = outer_wall, 0, proc.returncode
+    finally:
+        Path(res).unlink(missing_ok=True)
     return Run(
-        returncode=None if status is None else proc.returncode,
-        wall=wall,
-        maxrss_kb=int(rusage.ru_maxrss) if rusage is not None else 0,
-        stdout=chunks["out"].decode("utf-8", "replace"),
-        stderr=chunks["err"].decode("utf-8", "replace"),
+        returncode=None if timed_out else code,
+        wall=outer_wall if timed_out else wall,
+        maxrss_kb=maxrss,
+        stdout=(out or b"").decode("utf-8", "replace"),
+        stderr=(err or b"").decode("utf-8", "replace"),
     )
 
 

@@ -75,65 +75,41 @@ def main(
 
 
 def _fail(message: str, code: int, detail: str | None = None) -> NoReturn:
-    typer.echo(f"gradcli: error: {message}", err=True)
-    if detail:
-        typer.echo(detail, err=True)
-    raise typer.Exit(code)
+    from .commands import Exit, fail
+
+    try:
+        fail(message, code, detail)
+    except Exit as stop:
+        raise typer.Exit(stop.code) from None
+    raise AssertionError  # fail always raises
 
 
 def _guard(body: Callable[[], None]) -> None:
-    """The one place errors become messages and exit codes (SPEC §4)."""
-    from .errors import GradcliError
+    """Errors become messages and exit codes in one place: commands.guarded."""
+    from .commands import guarded
 
-    try:
-        body()
-    except GradcliError as exc:
-        _fail(exc.message, exc.exit_code, exc.detail)
-    except typer.Exit:
-        raise
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
-        import os
+    code = guarded(body)
+    if code:
+        raise typer.Exit(code)
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
-    except (MemoryError, RecursionError) as exc:
-        _fail(f"the expression is too large to evaluate here ({type(exc).__name__})", 3)
-    except Exception as exc:  # never a traceback for the user
-        _fail(f"internal error ({type(exc).__name__}: {exc}); please report it with the command that caused it", 3)
+
+def _exit(code: int) -> Exception:
+    """A stop with an exit code from inside a command body (commands.guarded passes it through)."""
+    from .commands import Exit
+
+    return Exit(code)
 
 
 def _emit(report: Any, fmt: Format) -> None:
-    from .report import print_table, to_json
+    from .commands import emit
 
-    if fmt is Format.auto:
-        fmt = Format.table if sys.stdout.isatty() else Format.plain
-    if fmt is Format.json:
-        typer.echo(to_json(report))
-    elif fmt is Format.table:
-        print_table(report)
-    else:
-        for line in report.plain:
-            typer.echo(line)
+    emit(report, fmt.value)
 
 
 def _setup(expression: str, at: list[str] | None, need_point: bool = True) -> tuple[Any, dict[str, Any]]:
-    from .api import compile
-    from .points import parse_at, read_program
+    from .commands import setup
 
-    source = read_program(expression)
-    expr = compile(source)
-    point = parse_at(at)
-    from .primitives import CONSTANTS
-
-    unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
-    for n in unused:
-        typer.echo(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
-    used = {k: v for k, v in point.items() if k not in unused}
-    if not need_point and not all(v in used for v in expr.variables):
-        expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
-        return expr, used
-    bound = expr.bind(used)
-    return expr, bound
+    return setup(expression, at, need_point)
 
 
 def _batch(
@@ -237,14 +213,9 @@ class _progress:
 
 
 def _wrt_names(wrt: str | None) -> list[str] | None:
-    if wrt is None:
-        return None
-    names = [w.strip() for w in wrt.split(",") if w.strip()]
-    if not names:
-        from .errors import UsageError
+    from .commands import wrt_names
 
-        raise UsageError("--wrt needs at least one variable name")
-    return names
+    return wrt_names(wrt)
 
 
 @app.command("eval")
@@ -262,10 +233,9 @@ def eval_cmd(
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "eval", None, skip_bad, format)
             return
-        from .report import value_report
+        from .commands import run_eval
 
-        expr, point = _setup(expression, at)
-        _emit(value_report(expr.text, point, expr.output_names, expr.values(point)), format)
+        run_eval(expression, at, format.value)
 
     _guard(body)
 
@@ -295,7 +265,7 @@ def diff_cmd(
                 raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
             _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
             return
-        from .report import gradient_report, hessian_report, nth_derivative_report, symbolic_report
+        from .report import symbolic_report
 
         if symbolic:
             if order != 1:
@@ -308,24 +278,9 @@ def diff_cmd(
             formulas = derivative_formulas(expr, point or None, _wrt_names(wrt), latex=format is Format.latex)
             _emit(symbolic_report(expr.text, formulas), Format.plain if format is Format.latex else format)
             return
-        if format is Format.latex:
-            from .errors import UsageError
+        from .commands import run_diff
 
-            raise UsageError("--format latex is for diff --symbolic")
-        expr, point = _setup(expression, at)
-        names = _wrt_names(wrt)
-        values = expr.values(point)
-        source = expr.text
-        if order == 1:
-            jac = {o: expr.gradient(point, names, mode.value, k) for k, o in enumerate(expr.output_names)}
-            report = gradient_report(source, point, expr.output_names, values, jac)
-        elif order == 2 and len(names or expr.variables) != 1:
-            report = hessian_report(source, point, expr.output_names, values, expr.hessian(point, names))
-        else:
-            (name,) = names or expr.variables or ("x",)
-            d = expr.derivative(point, name, order, mode.value)
-            report = nth_derivative_report(source, point, expr.output_names, values, name, order, d)
-        _emit(report, format)
+        run_diff(expression, at, wrt, order, mode.value, format.value)
 
     _guard(body)
 
@@ -346,12 +301,9 @@ def hessian_cmd(
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format)
             return
-        from .report import hessian_report
+        from .commands import run_hessian
 
-        expr, point = _setup(expression, at)
-        values = expr.values(point)
-        report = hessian_report(expr.text, point, expr.output_names, values, expr.hessian(point, _wrt_names(wrt)))
-        _emit(report, format)
+        run_hessian(expression, at, wrt, format.value)
 
     _guard(body)
 
@@ -372,12 +324,9 @@ def jacobian_cmd(
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format)
             return
-        from .report import gradient_report
+        from .commands import run_jacobian
 
-        expr, point = _setup(expression, at)
-        values = expr.values(point)
-        jac = expr.jacobian(point, _wrt_names(wrt))
-        _emit(gradient_report(expr.text, point, expr.output_names, values, jac), format)
+        run_jacobian(expression, at, wrt, format.value)
 
     _guard(body)
 
@@ -419,7 +368,7 @@ def check_cmd(
         result = check(expr, point, _wrt_names(wrt), method.value, order, step, rtol, atol, seed)
         _emit(check_report(expr.text, point, result), format)
         if not result.ok:
-            raise typer.Exit(1)
+            raise _exit(1)
 
     _guard(body)
 
@@ -604,7 +553,7 @@ def verify_cmd(
         )
         _emit(verify_report(expr.text, result), format)
         if not result.ok:
-            raise typer.Exit(1)
+            raise _exit(1)
 
     _guard(body)
 
@@ -646,7 +595,3 @@ def plot_cmd(
             typer.echo(line)
 
     _guard(body)
-
-
-def run() -> None:
-    app()

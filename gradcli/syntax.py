@@ -150,7 +150,26 @@ def _parser() -> Any:
         start="program",
         maybe_placeholders=True,
         transformer=_Builder(),  # inline: the AST is built during LALR reductions
+        cache=_cache_file(),  # the LALR tables, computed once per grammar and Lark version
     )
+
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps the analysed grammar: the user's cache directory, else Lark's temp-dir default."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "gradcli")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return True
+    import hashlib
+
+    from lark import __version__ as lark_version
+
+    key = hashlib.sha256((grammar_text() + lark_version).encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-{key}.lark-cache")
 
 
 def parse(source: str) -> Program:

@@ -73,7 +73,7 @@ def test_wheel_contains_the_grammar(wheel: Path) -> None:
         assert zf.read(GRAMMAR) == (ROOT / "grammars" / "gradcli.lark").read_bytes()
         assert "gradcli/__init__.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "gradcli = gradcli.cli:run" in zf.read(entry_points).decode()
+        assert "gradcli = gradcli.entry:run" in zf.read(entry_points).decode()
         assert not any(n.startswith(("tests/", "samples/", "grammars/")) for n in names), names
 
 

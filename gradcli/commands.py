@@ -1,0 +1,152 @@
+"""What the point commands do once their options are parsed, and how errors become exit codes.
+
+Kept free of Typer and Rich so the fast entry point (entry.py) can run the
+common commands without paying for the full CLI framework at start-up; the
+Typer commands in cli.py call the same functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+class Exit(Exception):
+    """Stop with an exit code (the message, if any, has been printed)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def say(text: str, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def fail(message: str, code: int, detail: str | None = None) -> None:
+    say(f"gradcli: error: {message}", err=True)
+    if detail:
+        say(detail, err=True)
+    raise Exit(code)
+
+
+def guarded(body: Callable[[], None]) -> int:
+    """The one place errors become messages and exit codes (SPEC §4). Returns the exit code."""
+    from .errors import GradcliError
+
+    try:
+        try:
+            body()
+        except GradcliError as exc:
+            fail(exc.message, exc.exit_code, exc.detail)
+        except Exit:
+            raise
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (MemoryError, RecursionError) as exc:
+            fail(f"the expression is too large to evaluate here ({type(exc).__name__})", 3)
+        except Exception as exc:  # never a traceback for the user
+            fail(f"internal error ({type(exc).__name__}: {exc}); please report it with the command that caused it", 3)
+    except Exit as stop:
+        return stop.code
+    return 0
+
+
+def emit(report: Any, fmt: str) -> None:
+    """A report as JSON, a Rich table, or plain lines; auto is a table on a terminal."""
+    from .report import to_json
+
+    if fmt == "auto":
+        fmt = "table" if sys.stdout.isatty() else "plain"
+    if fmt == "json":
+        say(to_json(report))
+    elif fmt == "table":
+        from .report import print_table
+
+        print_table(report)
+    else:
+        sys.stdout.write("".join(line + "\n" for line in report.plain))
+        sys.stdout.flush()
+
+
+def setup(expression: str, at: list[str] | None, need_point: bool = True) -> tuple[Any, dict[str, Any]]:
+    """The compiled program and the bound point (--at values not in the program are warned about)."""
+    from .api import compile
+    from .points import parse_at, read_program
+    from .primitives import CONSTANTS
+
+    source = read_program(expression)
+    expr = compile(source)
+    point = parse_at(at)
+    unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
+    for n in unused:
+        say(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
+    used = {k: v for k, v in point.items() if k not in unused}
+    if not need_point and not all(v in used for v in expr.variables):
+        expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
+        return expr, used
+    return expr, expr.bind(used)
+
+
+def wrt_names(wrt: str | None) -> list[str] | None:
+    if wrt is None:
+        return None
+    names = [w.strip() for w in wrt.split(",") if w.strip()]
+    if not names:
+        from .errors import UsageError
+
+        raise UsageError("--wrt needs at least one variable name")
+    return names
+
+
+def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:
+    from .report import value_report
+
+    expr, point = setup(expression, at)
+    emit(value_report(expr.text, point, expr.output_names, expr.values(point)), fmt)
+
+
+def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int, mode: str, fmt: str) -> None:
+    from .report import gradient_report, hessian_report, nth_derivative_report
+
+    if fmt == "latex":
+        from .errors import UsageError
+
+        raise UsageError("--format latex is for diff --symbolic")
+    expr, point = setup(expression, at)
+    names = wrt_names(wrt)
+    source = expr.text
+    if order == 1:
+        values, jac = [], {}
+        for k, o in enumerate(expr.output_names):
+            value, jac[o] = expr.value_and_gradient(point, names, mode, k)
+            values.append(value)
+        report = gradient_report(source, point, expr.output_names, values, jac)
+    elif order == 2 and len(names or expr.variables) != 1:
+        report = hessian_report(source, point, expr.output_names, expr.values(point), expr.hessian(point, names))
+    else:
+        (name,) = names or expr.variables or ("x",)
+        d = expr.derivative(point, name, order, mode)
+        report = nth_derivative_report(source, point, expr.output_names, expr.values(point), name, order, d)
+    emit(report, fmt)
+
+
+def run_hessian(expression: str, at: list[str] | None, wrt: str | None, fmt: str) -> None:
+    from .report import hessian_report
+
+    expr, point = setup(expression, at)
+    values = expr.values(point)
+    emit(hessian_report(expr.text, point, expr.output_names, values, expr.hessian(point, wrt_names(wrt))), fmt)
+
+
+def run_jacobian(expression: str, at: list[str] | None, wrt: str | None, fmt: str) -> None:
+    from .report import gradient_report
+
+    expr, point = setup(expression, at)
+    values = expr.values(point)
+    emit(gradient_report(expr.text, point, expr.output_names, values, expr.jacobian(point, wrt_names(wrt))), fmt)

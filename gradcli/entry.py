@@ -1,0 +1,97 @@
+"""The `gradcli` program: a fast path for the everyday commands, Typer for everything else.
+
+Typer (and the pydantic it brings) costs a few hundred milliseconds before a
+command runs; `gradcli diff EXPR --at x=3` needs none of it. Plain and JSON
+output of eval, diff, hessian and jacobian with the common options are parsed
+here and run through the very functions the Typer commands call (commands.py);
+anything else — help, tables, other commands or options, any doubt — goes to
+the Typer app, which gives the same results and the full error messages.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_FAST = {"eval", "diff", "hessian", "jacobian"}
+_VALUED = {"--at": "at", "-a": "at", "--wrt": "wrt", "--order": "order", "-n": "order", "--mode": "mode",
+           "--format": "format", "-f": "format"}  # fmt: skip
+_ALLOWED = {"eval": {"at", "format"}, "diff": {"at", "wrt", "order", "mode", "format"},
+            "hessian": {"at", "wrt", "format"}, "jacobian": {"at", "wrt", "format"}}  # fmt: skip
+
+
+def _parse(argv: list[str]) -> dict[str, object] | None:
+    """The options of a simple invocation, or None to leave it to Typer."""
+    if not argv or argv[0] not in _FAST:
+        return None
+    command, rest = argv[0], argv[1:]
+    opts: dict[str, object] = {"command": command, "at": []}
+    positional: list[str] = []
+    k = 0
+    while k < len(rest):
+        arg = rest[k]
+        if arg == "--":
+            positional += rest[k + 1 :]
+            break
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _VALUED:
+            key = _VALUED[name]
+            if key not in _ALLOWED[command]:
+                return None
+            if eq:
+                value = inline
+            elif k + 1 < len(rest):
+                k += 1
+                value = rest[k]
+            else:
+                return None
+            if key == "at":
+                opts["at"].append(value)  # type: ignore[union-attr]
+            elif key in opts:
+                return None  # repeated: let Typer decide
+            else:
+                opts[key] = value
+        elif arg.startswith("-") and arg != "-":
+            return None  # --help, --points, --symbolic, an unknown option, a negative expression without --
+        else:
+            positional.append(arg)
+        k += 1
+    if len(positional) != 1:
+        return None
+    fmt = opts.get("format", "auto")
+    if fmt not in ("auto", "plain", "json") or (fmt == "auto" and sys.stdout.isatty()):
+        return None  # tables are drawn by Rich through Typer
+    order = opts.get("order", "1")
+    mode = opts.get("mode", "reverse")
+    if not (isinstance(order, str) and order.isdigit() and int(order) >= 1) or mode not in ("reverse", "forward"):
+        return None
+    opts.update(expression=positional[0], format=fmt, order=int(order), mode=mode)
+    return opts
+
+
+def run() -> None:
+    argv = sys.argv[1:]
+    if argv == ["--version"]:
+        from . import __version__
+
+        sys.stdout.write(f"gradcli {__version__}\n")
+        return
+    opts = _parse(argv)
+    if opts is None:
+        from .cli import app
+
+        app()
+        return
+    from . import commands
+
+    command, expression, at, fmt = opts["command"], opts["expression"], opts["at"], opts["format"]
+    wrt = opts.get("wrt")
+    if command == "eval":
+        body = lambda: commands.run_eval(expression, at, fmt)  # noqa: E731
+    elif command == "diff":
+        body = lambda: commands.run_diff(expression, at, wrt, opts["order"], opts["mode"], fmt)  # noqa: E731
+    elif command == "hessian":
+        body = lambda: commands.run_hessian(expression, at, wrt, fmt)  # noqa: E731
+    else:
+        body = lambda: commands.run_jacobian(expression, at, wrt, fmt)  # noqa: E731
+    code = commands.guarded(body)  # type: ignore[arg-type]
+    sys.exit(code)
