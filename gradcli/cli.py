@@ -7,9 +7,11 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, NoReturn
 
+import numpy as np
 import typer
 
 from . import __version__
+from .errors import GradcliError
 
 app = typer.Typer(
     add_completion=False,
@@ -352,6 +354,8 @@ def check_cmd(
     rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance (default per method).")] = None,
     atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance (default per method).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random direction used for large arrays.")] = 0,
+    points: Points = None,
+    skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
 ) -> None:
     """Compare automatic derivatives with numerical ones; exit 1 on a mismatch.
@@ -364,6 +368,11 @@ def check_cmd(
         from .checking import check
         from .report import check_report
 
+        if points is not None:
+            options = (_wrt_names(wrt), method.value, order, step, rtol, atol, seed)
+            if not _check_rows(expression, at, points, skip_bad, options, format):
+                raise _exit(1)
+            return
         expr, point = _setup(expression, at)
         result = check(expr, point, _wrt_names(wrt), method.value, order, step, rtol, atol, seed)
         _emit(check_report(expr.text, point, result), format)
@@ -487,6 +496,108 @@ def _print_tree(text: str) -> None:
     Console().print(root)
 
 
+def _rows_of(expr: Any, fixed: dict[str, Any], path: str, skip_bad: bool) -> list[dict[str, Any]]:
+    """Every row of a points file as a point (for verify, which checks them all and reports once)."""
+    from . import batch
+
+    stats = batch.Stats()
+    free = [v for v in expr.variables if v not in fixed]
+    chunks, _ = batch.chunks_from(path, free, skip_bad, stats)
+    rows = []
+    for chunk in batch.with_fixed(chunks, fixed):
+        for r in range(len(chunk.lines)):
+            if r not in chunk.malformed:
+                rows.append({v: chunk.columns[v][r] for v in expr.variables})
+    _batch_warnings(stats)
+    if stats.malformed_count:
+        line, why = sorted(stats.malformed)[0]
+        raise batch.RowError(f"line {line} of the points file {why} (--skip-bad skips such rows)")
+    return rows
+
+
+def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool, options: tuple, fmt: Format) -> bool:
+    """check at every row of a points file: one output row each (the verdict and the worst entry)."""
+    import json
+
+    from . import batch
+    from .checking import check
+    from .numfmt import format_number, json_value
+
+    expr, fixed = _setup(expression, at, need_point=False)
+    stats = batch.Stats()
+    free = [v for v in expr.variables if v not in fixed]
+    chunks, _ = batch.chunks_from(path, free, skip_bad, stats)
+    all_ok = True
+    if fmt is not Format.json:
+        typer.echo(",".join([*expr.variables, "ok", "worst", "autodiff", "numeric", "abs_error", "rel_error", "kinks"]))
+    for chunk in batch.with_fixed(chunks, fixed):
+        for r, line in enumerate(chunk.lines):
+            raw = {v: chunk.columns[v][r] for v in expr.variables}
+            if r in chunk.malformed:
+                result = None
+            else:
+                try:
+                    result = check(expr, expr.bind(raw), *options)
+                except GradcliError as exc:  # undefined at this row: reported, the others go on
+                    result, error = None, exc.message
+            if result is None:
+                all_ok = False
+                message = "malformed row" if r in chunk.malformed else error
+                if fmt is Format.json:
+                    typer.echo(json.dumps({"line": line, "ok": False, "error": message}))
+                else:
+                    typer.echo(
+                        ",".join(
+                            [
+                                *(
+                                    format_number(float(np.real(raw[v]))) if np.ndim(raw[v]) == 0 else '""'
+                                    for v in expr.variables
+                                ),
+                                "error",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                            ]
+                        )
+                    )
+                continue
+            all_ok &= result.ok
+            worst = result.worst
+            if fmt is Format.json:
+                entries = [
+                    {
+                        "variable": w.variable,
+                        "autodiff": json_value(w.autodiff),
+                        "numeric": json_value(w.numeric),
+                        "abs_error": json_value(w.abs_error),
+                        "rel_error": json_value(w.rel_error),
+                        "ok": w.ok,
+                    }
+                    for w in result.rows
+                ]
+                point_json = {v: json_value(x) for v, x in raw.items()}
+                obj = {"line": line, "point": point_json, "ok": result.ok, "method": result.method, "rows": entries}
+                typer.echo(json.dumps(obj, allow_nan=False))
+            else:
+                cells = [format_number(float(raw[v])) if np.ndim(raw[v]) == 0 else '"array"' for v in expr.variables]
+                cells += ["ok" if result.ok else "FAIL", worst.variable if worst else ""]
+                cells += (
+                    [format_number(x) for x in (worst.autodiff, worst.numeric, worst.abs_error, worst.rel_error)]
+                    if worst
+                    else [""] * 4
+                )
+                cells.append(str(len(result.singular)))
+                typer.echo(",".join(cells))
+    _batch_warnings(stats)
+    if stats.malformed_count:
+        line, why = sorted(stats.malformed)[0]
+        raise batch.RowError(f"line {line} of the points file {why} (--skip-bad skips such rows)")
+    return all_ok
+
+
 def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
     from .errors import UsageError
     from .points import split_top_level
@@ -530,6 +641,8 @@ def verify_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random points.")] = 0,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance against automatic differentiation.")] = 1e-8,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-10,
+    points: Points = None,
+    skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
 ) -> None:
     """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong."""
@@ -539,12 +652,15 @@ def verify_cmd(
         from .verification import verify
 
         expr, point = _setup(expression, at, need_point=False)
+        given = [point] if point else []
+        if points is not None:
+            given += _rows_of(expr, point, points, skip_bad)
         result = verify(
             expr,
             claim,
             wrt=_wrt_names(wrt),
             order=order,
-            points=[point] if point else [],
+            points=given,
             samples=samples,
             ranges=_parse_ranges(range_),
             seed=seed,

@@ -1,0 +1,64 @@
+"""--points on check and verify: every row checked, one verdict per row (check) or one report (verify)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gradcli.cli import app
+
+runner = CliRunner()
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_check_points_one_row_per_input_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "x,y\n1,2\n3,4\n0.5,-1\n")
+    result = runner.invoke(app, ["check", "log(x) + x*y", "--points", path])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split(",")[:3] == ["x", "y", "ok"]
+    assert [line.split(",")[:3] for line in lines[1:]] == [["1", "2", "ok"], ["3", "4", "ok"], ["0.5", "-1", "ok"]]
+
+
+def test_check_points_json_rows_and_a_planted_failure(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import dataclasses
+
+    from gradcli import primitives
+    from gradcli.tape import op
+
+    path = write(tmp_path, "x\n0.3\n1.2\n")
+    monkeypatch.setitem(
+        primitives.PRIMITIVES, "sin", dataclasses.replace(primitives.PRIMITIVES["sin"], partials=lambda x, ans: (-op.cos(x),))
+    )
+    result = runner.invoke(app, ["check", "sin(x)", "--points", path, "--format", "json"])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["line"] for r in rows] == [2, 3]
+    assert all(r["ok"] is False and r["rows"][0]["variable"] == "x" for r in rows)
+
+
+def test_check_points_undefined_row_is_reported_and_the_rest_go_on(tmp_path: Path) -> None:
+    path = write(tmp_path, "x\n1\n-1\n2\n")
+    result = runner.invoke(app, ["check", "log(x)", "--points", path])
+    assert result.exit_code == 1
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and lines[2].split(",")[1] == "error" and lines[3].split(",")[1] == "ok"
+
+
+def test_verify_points_checks_every_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "x,y\n1,2\n3,4\n-2,0.5\n")
+    ok = runner.invoke(app, ["verify", "x*y^2", "--claim", "x=y^2", "--claim", "y=2*x*y", "--points", path, "-f", "json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["ok"] is True and data["samples"] == 3
+    wrong = runner.invoke(app, ["verify", "x*y^2", "--claim", "x=y^2", "--claim", "y=x*y", "--points", path, "-f", "json"])
+    assert wrong.exit_code == 1
+    counter = json.loads(wrong.stdout)["counterexample"]
+    assert counter["variable"] == "y" and counter["autodiff"] == 2 * counter["point"]["x"] * counter["point"]["y"]
