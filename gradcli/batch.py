@@ -100,7 +100,7 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
             return
         first = line + 1
         line += len(block)
-        fast = _fast_chunk(block, first, width, index, variables) if not extra_cols else None
+        fast = _fast_chunk(block, first, width, index, variables, extra_cols)
         if fast is not None:
             yield fast
             continue
@@ -121,18 +121,33 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
             yield _csv_chunk(rows, numbers, variables, index, extra_cols, skip_bad, stats)
 
 
-def _fast_chunk(block: list[str], first: int, width: int, index: list[int], variables: Sequence[str]) -> Chunk | None:
+def _fast_chunk(
+    block: list[str], first: int, width: int, index: list[int], variables: Sequence[str], extra_cols: list[tuple[int, str]]
+) -> Chunk | None:
+    """numpy's C reader for a clean chunk: no quoting, no blank lines, every row as wide as the header."""
     text = "".join(block)
-    if '"' in text or "\n\n" in text or not block[-1].strip() or any(not b.strip() for b in block[:1]):
+    if '"' in text or "\n\n" in text or not block[-1].strip() or not block[0].strip():
         return None
+    if text.count(",") != len(block) * (width - 1):
+        return None  # some row has the wrong number of columns: the row-by-row reader names it
     try:
-        values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float)
+        values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float, usecols=index)
+        extras = (
+            np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=str, usecols=[k for k, _ in extra_cols])
+            if extra_cols
+            else None
+        )
     except ValueError:
         return None
-    if values.shape != (len(block), width):
+    if values.shape != (len(block), len(index)):
         return None
-    columns = {v: np.ascontiguousarray(values[:, k]) for v, k in zip(variables, index)}
-    return Chunk(list(range(first, first + len(block))), columns, [{} for _ in block])
+    columns = {v: np.ascontiguousarray(values[:, k]) for k, v in enumerate(variables)}
+    if extras is None:
+        extra: list[dict[str, str]] = [{} for _ in block]
+    else:
+        names = [name for _, name in extra_cols]
+        extra = [dict(zip(names, row)) for row in extras.tolist()]
+    return Chunk(list(range(first, first + len(block))), columns, extra)
 
 
 def _csv_chunk(
