@@ -66,17 +66,28 @@ def _values(expr: Expression, point: dict[str, np.ndarray], var: str, out: int) 
 
 
 def _kinks(x: np.ndarray, df: np.ndarray) -> list[float]:
-    """Where the derivative jumps: a step far larger than its neighbours' steps."""
+    """Where the derivative jumps: a step far larger than the steps two places away on either side
+    (a kink that falls on a grid point shows as two big steps in a row, reported once)."""
     with np.errstate(all="ignore"):
         step = np.abs(np.diff(df))
-        scale = np.nanmax(np.abs(df)) if np.any(np.isfinite(df)) else 1.0
-        found = []
+        finite = np.abs(df[np.isfinite(df)])
+        scale = float(np.max(finite)) if finite.size else 1.0
+        flagged = []
         for i in range(len(step)):
             if not np.isfinite(step[i]):
                 continue
-            around = [step[j] for j in (i - 1, i + 1) if 0 <= j < len(step) and np.isfinite(step[j])]
+            around = [step[j] for j in (i - 2, i + 2) if 0 <= j < len(step) and np.isfinite(step[j])]
             if step[i] > 1e-6 * max(scale, 1.0) and step[i] > 20 * (max(around, default=0.0) + 1e-12):
-                found.append(float((x[i] + x[i + 1]) / 2))
+                flagged.append(i)
+    found: list[float] = []
+    k = 0
+    while k < len(flagged):
+        j = k
+        while j + 1 < len(flagged) and flagged[j + 1] == flagged[j] + 1:
+            j += 1
+        lo, hi = flagged[k], flagged[j] + 1
+        found.append(float((x[lo] + x[hi]) / 2))
+        k = j + 1
     return found
 
 
