@@ -148,7 +148,7 @@ class Expression:
         against every domain even where the derivative doesn't need its value.
         """
         live = [r for r in refs if r is not None]
-        values = evaluate.run(tape, inputs, [*also, *live])
+        values = evaluate.run_split(tape, inputs, [*also, *live])
         out = values[: len(also)]
         got = iter(values[len(also) :])
         for r, shape in zip(refs, shapes):

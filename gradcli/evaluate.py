@@ -216,3 +216,56 @@ def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...]
     if shape and where:
         parts.append(f"(element {', '.join(map(str, where))})" if len(where) > 1 else f"(element {where[0]})")
     return ", ".join(parts)
+
+
+# Below this many points per batch, splitting across threads costs more than it saves.
+SPLIT_ABOVE = 200_000
+# Kernels that cost tens of nanoseconds per element in numpy: worth spreading across cores.
+_EXPENSIVE = frozenset({"sin", "cos", "tan", "exp", "expm1", "log", "log1p", "log2", "log10", "tanh", "sinh", "cosh",
+                        "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh", "erf", "erfc", "gamma", "lgamma",
+                        "digamma", "sigmoid", "softplus", "pow", "cbrt", "logaddexp", "xlogy", "hypot"})  # fmt: skip
+_MIXING = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack", "index", "unbroadcast"})
+
+
+def run_split(
+    tape: Tape, inputs: Mapping[Hashable, np.ndarray], outputs: Sequence[int], workers: int | None = None
+) -> list[np.ndarray]:
+    """`run` on a batch of points split across threads (numpy releases the GIL inside its kernels).
+
+    Used only where it can't change a result: every input is a 1-d array of the same length N (one
+    point per element), N is large, and no instruction mixes elements. Otherwise it is `run`.
+    """
+    import os
+
+    workers = workers or min(os.cpu_count() or 1, 8)
+    arrays = [np.asarray(v) for k, v in inputs.items() if isinstance(k, str)]
+    n = arrays[0].shape[0] if arrays and arrays[0].ndim == 1 else 0
+    eligible = (
+        workers > 1
+        and n >= SPLIT_ABOVE
+        and all(a.ndim == 1 and a.shape[0] == n for a in arrays)
+        and not any(op in _MIXING for op in tape.ops)
+        and sum(op in _EXPENSIVE for op in tape.ops) >= 6  # memory-bound tapes gain nothing from threads
+        and all(np.ndim(v) == 0 for k, v in inputs.items() if not isinstance(k, str))
+    )
+    if not eligible:
+        return run(tape, inputs, outputs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    parts = [{k: (v[a:b] if isinstance(k, str) else v) for k, v in inputs.items()} for a, b in zip(bounds[:-1], bounds[1:])]
+    plan(tape, outputs)  # built once, before the threads share it
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda p: run(tape, p, outputs), parts))
+    except DomainError:
+        return run(tape, inputs, outputs)  # again whole, so the message names the element in the whole batch
+    joined = []
+    for k in range(len(outputs)):
+        pieces = [r[k] for r in results]
+        if all(np.ndim(p) == 0 for p in pieces):
+            joined.append(pieces[0])  # the same constant in every part (a derivative that doesn't vary)
+        else:
+            sizes = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
+            joined.append(np.concatenate([np.broadcast_to(p, (m,)) for p, m in zip(pieces, sizes)]))
+    return joined
