@@ -220,6 +220,17 @@ def describe_point(inputs: Mapping[Hashable, np.ndarray], shape: tuple[int, ...]
 
 # Below this many points per batch, splitting across threads costs more than it saves.
 SPLIT_ABOVE = 200_000
+
+
+def _heavy_elementwise(tape: Tape) -> bool:
+    """No instruction mixes elements, and enough costly kernels to pay for threads (cached per tape)."""
+    found = tape.plans.get("heavy")
+    if found is None:
+        mixing = any(op in _MIXING for op in tape.ops)
+        found = tape.plans["heavy"] = not mixing and sum(op in _EXPENSIVE for op in tape.ops) >= 6
+    return found
+
+
 # Kernels that cost tens of nanoseconds per element in numpy: worth spreading across cores.
 _EXPENSIVE = frozenset({"sin", "cos", "tan", "exp", "expm1", "log", "log1p", "log2", "log10", "tanh", "sinh", "cosh",
                         "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh", "erf", "erfc", "gamma", "lgamma",
@@ -235,18 +246,18 @@ def run_split(
     Used only where it can't change a result: every input is a 1-d array of the same length N (one
     point per element), N is large, and no instruction mixes elements. Otherwise it is `run`.
     """
+    first = next((v for k, v in inputs.items() if isinstance(k, str)), None)
+    n = first.shape[0] if isinstance(first, np.ndarray) and first.ndim == 1 else 0
+    if n < SPLIT_ABOVE:  # the common case: decided without looking any further
+        return run(tape, inputs, outputs)
     import os
 
     workers = workers or min(os.cpu_count() or 1, 8)
-    arrays = [np.asarray(v) for k, v in inputs.items() if isinstance(k, str)]
-    n = arrays[0].shape[0] if arrays and arrays[0].ndim == 1 else 0
     eligible = (
         workers > 1
-        and n >= SPLIT_ABOVE
-        and all(a.ndim == 1 and a.shape[0] == n for a in arrays)
-        and not any(op in _MIXING for op in tape.ops)
-        and sum(op in _EXPENSIVE for op in tape.ops) >= 6  # memory-bound tapes gain nothing from threads
+        and all(np.ndim(v) == 1 and np.shape(v)[0] == n for k, v in inputs.items() if isinstance(k, str))
         and all(np.ndim(v) == 0 for k, v in inputs.items() if not isinstance(k, str))
+        and _heavy_elementwise(tape)
     )
     if not eligible:
         return run(tape, inputs, outputs)
