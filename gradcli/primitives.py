@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from .numfmt import format_number
-from .tape import Ref, Shape, op
+from .tape import Ref, Shape, broadcast_shapes, op
 
 Partials = Callable[..., tuple[Any, ...]]
 
 
 def broadcast(*shapes: Shape, param: Hashable = None) -> Shape:
-    return tuple(np.broadcast_shapes(*shapes))
+    return broadcast_shapes(*shapes)
 
 
 def scalar(*shapes: Shape, param: Hashable = None) -> Shape:

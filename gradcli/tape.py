@@ -76,7 +76,7 @@ class Tape:
         return self._append(("var", name), "var", (), name, span, shape)
 
     def emit(self, op: str, args: Sequence[int], param: Hashable = None, span: Span | None = None) -> int:
-        from .primitives import PRIMITIVES
+        PRIMITIVES = _primitives()
 
         prim = PRIMITIVES[op]
         args = tuple(args)
@@ -107,7 +107,7 @@ class Tape:
 
     def verify(self) -> None:
         """The SSA invariants every transform must keep: arguments defined before use, arity, known ops."""
-        from .primitives import PRIMITIVES
+        PRIMITIVES = _primitives()
 
         lists = (self.args, self.params, self.spans)
         assert all(len(x) == len(self.ops) for x in lists), "parallel lists out of step"
@@ -126,7 +126,7 @@ class Tape:
 
 
 def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:
-    from .primitives import PRIMITIVES
+    PRIMITIVES = _primitives()
 
     assert tape.shapes is not None
     shapes = [tape.shapes[a] for a in args]
@@ -167,7 +167,7 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
 
     Only rewrites that keep the result's shape: a scalar 0 or 1 never changes a shape.
     """
-    from .primitives import PRIMITIVES
+    PRIMITIVES = _primitives()
 
     if op in ("add", "sub"):
         a, b = args
@@ -252,9 +252,34 @@ def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
     if tape.shapes is None:
         return all(tape.ops[a] != "const" or tape.params[a].shape == () for a in args)
     try:
-        return tape.shapes[keep] == np.broadcast_shapes(*(tape.shapes[a] for a in args))
+        return tape.shapes[keep] == broadcast_shapes(*(tape.shapes[a] for a in args))
     except ValueError:
         return False
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """numpy's broadcasting rule, with the common cases (all equal, or scalars) decided without numpy."""
+    first = shapes[0]
+    if all(s == first or s == () for s in shapes):
+        if first != () or all(s == () for s in shapes):
+            return first
+    rest = [s for s in shapes if s != ()]
+    if rest and all(s == rest[0] for s in rest):
+        return rest[0]
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+_PRIMITIVES: dict[str, Any] | None = None
+
+
+def _primitives() -> dict[str, Any]:
+    """The primitives table, imported on first use (primitives.py imports this module)."""
+    global _PRIMITIVES
+    if _PRIMITIVES is None:
+        from .primitives import PRIMITIVES
+
+        _PRIMITIVES = PRIMITIVES
+    return _PRIMITIVES
 
 
 class Ref:
