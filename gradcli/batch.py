@@ -22,13 +22,9 @@ import numpy as np
 from . import evaluate
 from .api import Expression
 from .errors import DomainError, UsageError
-from .primitives import CONSTANTS
+from .primitives import CONSTANTS, mixes_elements
 
 CHUNK = 65536
-
-# Primitives that mix elements of an array: rows holding arrays, or programs using these,
-# are evaluated row by row within the chunk (still streamed), since the batch axis would mix.
-MIXING = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack"})
 
 
 class RowError(UsageError):
@@ -53,6 +49,19 @@ class Stats:
     skipped_count: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)
     malformed_count: int = 0
+
+    def raise_if_malformed(self, rows_written: bool) -> None:
+        """End the run with exit 2 naming the first malformed line, once every other row is done."""
+        if not self.malformed_count:
+            return
+        line, why = sorted(self.malformed)[0]
+        if not rows_written:
+            more = " (--skip-bad skips such rows)"
+        elif self.malformed_count > 1:
+            more = f" (and {self.malformed_count - 1} more; their output rows are nan, or use --skip-bad)"
+        else:
+            more = " (its output row is nan; --skip-bad skips such rows)"
+        raise RowError(f"line {line} of the points file {why}{more}")
 
 
 def detect_format(path: str, first_line: str) -> str:
@@ -369,7 +378,9 @@ def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None
     """eval / diff / hessian / jacobian for every row of the chunk."""
     n = len(chunk.lines)
     names = list(wrt) if wrt else list(expr.variables)
-    vectorized = not chunk.shapes and not any(op in MIXING for op in expr.tape.ops)
+    # Rows holding arrays, or programs that mix elements (sum, @, [a, b]), go row by row within the chunk:
+    # the batch axis would be mixed too.
+    vectorized = not chunk.shapes and not mixes_elements(expr.tape.ops)
     if vectorized:
         return _compute_vectorized(expr, chunk, kind, names, n)
     return _compute_rows(expr, chunk, kind, names, n)

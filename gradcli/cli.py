@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -76,16 +76,6 @@ def main(
     """gradcli: a gradient calculator and checker."""
 
 
-def _fail(message: str, code: int, detail: str | None = None) -> NoReturn:
-    from .commands import Exit, fail
-
-    try:
-        fail(message, code, detail)
-    except Exit as stop:
-        raise typer.Exit(stop.code) from None
-    raise AssertionError  # fail always raises
-
-
 def _guard(body: Callable[[], None]) -> None:
     """Errors become messages and exit codes in one place: commands.guarded."""
     from .commands import guarded
@@ -151,14 +141,7 @@ def _batch(
     with _progress(total, probe) as advance:
         batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
     _batch_warnings(stats)
-    if stats.malformed_count:
-        line, why = sorted(stats.malformed)[0]
-        more = (
-            f" (and {stats.malformed_count - 1} more; their output rows are nan, or use --skip-bad)"
-            if stats.malformed_count > 1
-            else " (its output row is nan; --skip-bad skips such rows)"
-        )
-        raise batch.RowError(f"line {line} of the points file {why}{more}")
+    stats.raise_if_malformed(rows_written=True)
 
 
 def _batch_warnings(stats: Any) -> None:
@@ -509,9 +492,7 @@ def _rows_of(expr: Any, fixed: dict[str, Any], path: str, skip_bad: bool) -> lis
             if r not in chunk.malformed:
                 rows.append({v: chunk.columns[v][r] for v in expr.variables})
     _batch_warnings(stats)
-    if stats.malformed_count:
-        line, why = sorted(stats.malformed)[0]
-        raise batch.RowError(f"line {line} of the points file {why} (--skip-bad skips such rows)")
+    stats.raise_if_malformed(rows_written=False)
     return rows
 
 
@@ -592,9 +573,7 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 cells.append(str(len(result.singular)))
                 typer.echo(",".join(cells))
     _batch_warnings(stats)
-    if stats.malformed_count:
-        line, why = sorted(stats.malformed)[0]
-        raise batch.RowError(f"line {line} of the points file {why} (--skip-bad skips such rows)")
+    stats.raise_if_malformed(rows_written=False)
     return all_ok
 
 

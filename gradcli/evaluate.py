@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import DomainError
 from .numfmt import format_number, format_value
-from .primitives import PRIMITIVES
+from .primitives import PRIMITIVES, mixes_elements
 from .tape import Tape
 
 
@@ -61,11 +61,6 @@ class Plan:
 
 POSITIVE, NONNEGATIVE, UNKNOWN = 2, 1, 0
 
-# Results that are never negative, whatever their arguments (nan aside, which no rule flags).
-_NONNEGATIVE = {"exp": POSITIVE, "cosh": POSITIVE, "sigmoid": NONNEGATIVE, "softplus": NONNEGATIVE,
-                "abs": NONNEGATIVE, "sqrt": NONNEGATIVE, "relu": NONNEGATIVE, "norm": NONNEGATIVE,
-                "hypot": NONNEGATIVE, "erfc": NONNEGATIVE}  # fmt: skip
-
 
 def sign_analysis(tape: Tape, upto: int) -> list[int]:
     """What is known of each value's sign, in one pass: enough to skip domain checks that can't fire."""
@@ -75,8 +70,8 @@ def sign_analysis(tape: Tape, upto: int) -> list[int]:
         if op == "const":
             v = tape.params[i]
             signs[i] = POSITIVE if np.all(v > 0) else NONNEGATIVE if np.all(v >= 0) else UNKNOWN
-        elif op in _NONNEGATIVE:
-            signs[i] = _NONNEGATIVE[op]
+        elif op != "var" and PRIMITIVES[op].sign:
+            signs[i] = POSITIVE if PRIMITIVES[op].sign == "positive" else NONNEGATIVE
         elif op == "pow":
             e = tape.const_value(args[1])
             even = e is not None and e.shape == () and float(e) % 2 == 0
@@ -226,7 +221,7 @@ def _heavy_elementwise(tape: Tape) -> bool:
     """No instruction mixes elements, and enough costly kernels to pay for threads (cached per tape)."""
     found = tape.plans.get("heavy")
     if found is None:
-        mixing = any(op in _MIXING for op in tape.ops)
+        mixing = mixes_elements(tape.ops)
         found = tape.plans["heavy"] = not mixing and sum(op in _EXPENSIVE for op in tape.ops) >= 6
     return found
 
@@ -235,7 +230,6 @@ def _heavy_elementwise(tape: Tape) -> bool:
 _EXPENSIVE = frozenset({"sin", "cos", "tan", "exp", "expm1", "log", "log1p", "log2", "log10", "tanh", "sinh", "cosh",
                         "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh", "erf", "erfc", "gamma", "lgamma",
                         "digamma", "sigmoid", "softplus", "pow", "cbrt", "logaddexp", "xlogy", "hypot"})  # fmt: skip
-_MIXING = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack", "index", "unbroadcast"})
 
 
 def run_split(

@@ -15,9 +15,7 @@ import numpy as np
 from . import evaluate
 from .api import Expression
 from .errors import UsageError
-
-# Primitives that mix elements: with these on the tape the grid is evaluated point by point.
-_MIXING = {"sum", "mean", "prod", "norm", "logsumexp", "dot", "matmul", "stack"}
+from .primitives import mixes_elements
 
 
 @dataclass
@@ -45,7 +43,7 @@ def sample(
             raise UsageError(f"plot needs scalar values for the other variables; {v} is an array")
     x = np.linspace(lo, hi, n)
     out_index = range(len(expr.output_names))[output]
-    batched = not any(op in _MIXING for op in expr.tape.ops)
+    batched = not mixes_elements(expr.tape.ops)  # otherwise point by point: the grid axis would mix
     if batched:
         f, df = _values(expr, {**point, var: x}, var, out_index)
     else:

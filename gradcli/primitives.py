@@ -88,8 +88,14 @@ class Primitive:
     # For complex-step differentiation: the analytic continuation near the real line, where numpy's own
     # complex version differs (abs, max: choose by the real part) or is missing (hypot, atan2, cbrt).
     complex_impl: Callable[..., Any] | None = None
+    sign: str = ""  # "positive" or "nonnegative" whatever the arguments (lets evaluate.py skip domain checks)
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
+
+    @property
+    def elementwise(self) -> bool:
+        """Element i of the result depends only on element i of the arguments (batches may be split)."""
+        return self.shape is broadcast
 
     def apply(self, values: list[np.ndarray], param: Hashable = None, complex_step: bool = False) -> np.ndarray:
         impl = self.complex_impl if complex_step and self.complex_impl is not None else self.impl
@@ -512,7 +518,7 @@ def _table() -> list[Primitive]:
             kink="a comparison jumps where its sides are equal; derivative 0",
         ),
         # -- elementwise functions ---------------------------------------------
-        P("exp", 1, np.exp, lambda x, ans: (ans,), syntax="exp"),
+        P("exp", 1, np.exp, lambda x, ans: (ans,), syntax="exp", sign="positive"),
         P("expm1", 1, np.expm1, lambda x, ans: (ans + 1.0,), syntax="expm1"),
         P("log", 1, np.log, lambda x, ans: (1.0 / x,), syntax="log", domain=(pos,)),
         P(
@@ -543,6 +549,7 @@ def _table() -> list[Primitive]:
             np.sqrt,
             lambda x, ans: (0.5 / ans,),
             syntax="sqrt",
+            sign="nonnegative",
             domain=(interval(0.0, math.inf, False, True),),
             singular=lambda x: x == 0,
             kink="sqrt'(0) = inf, the one-sided slope",
@@ -580,7 +587,7 @@ def _table() -> list[Primitive]:
         ),
         P("atan", 1, np.arctan, lambda x, ans: (1.0 / (1.0 + x * x),), syntax="atan"),
         P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh"),
-        P("cosh", 1, np.cosh, lambda x, ans: (op.sinh(x),), syntax="cosh"),
+        P("cosh", 1, np.cosh, lambda x, ans: (op.sinh(x),), syntax="cosh", sign="positive"),
         P("tanh", 1, np.tanh, lambda x, ans: (1.0 - ans * ans,), syntax="tanh"),
         P("asinh", 1, np.arcsinh, lambda x, ans: (1.0 / op.sqrt(x * x + 1.0),), syntax="asinh"),
         P(
@@ -606,6 +613,7 @@ def _table() -> list[Primitive]:
             np.abs,
             lambda x, ans: (op.sign(x),),
             syntax="abs",
+            sign="nonnegative",
             kink="abs'(0) = 0",
             singular=lambda x: x == 0,
             complex_impl=lambda x: np.where(np.real(x) < 0, -x, x),
@@ -656,6 +664,7 @@ def _table() -> list[Primitive]:
             lambda x: np.maximum(x, 0.0),
             lambda x, ans: (op.gt(x, 0.0),),
             syntax="relu",
+            sign="nonnegative",
             kink="relu'(0) = 0",
             singular=lambda x: x == 0,
             complex_impl=lambda x: np.where(np.real(x) > 0, x, 0.0),
@@ -666,6 +675,7 @@ def _table() -> list[Primitive]:
             _sigmoid,
             lambda x, ans: (ans * (1.0 - ans),),
             syntax="sigmoid",
+            sign="nonnegative",
             complex_impl=lambda x: 1 / (1 + np.exp(-x)),
         ),
         P(
@@ -674,10 +684,11 @@ def _table() -> list[Primitive]:
             lambda x: np.logaddexp(0.0, x),
             lambda x, ans: (op.sigmoid(x),),
             syntax="softplus",
+            sign="nonnegative",
             complex_impl=_complex_softplus,
         ),
         P("erf", 1, _special("erf"), lambda x, ans: (_SQRT_PI * op.exp(-(x * x)),), syntax="erf"),
-        P("erfc", 1, _special("erfc"), lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),), syntax="erfc"),
+        P("erfc", 1, _special("erfc"), lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),), syntax="erfc", sign="nonnegative"),
         P(
             "gamma",
             1,
@@ -713,6 +724,7 @@ def _table() -> list[Primitive]:
             np.hypot,
             lambda a, b, ans: (a / ans, b / ans),
             syntax="hypot",
+            sign="nonnegative",
             commutative=True,
             singular=lambda a, b: (a == 0) & (b == 0),
             complex_impl=lambda a, b: np.sqrt(a * a + b * b),
@@ -800,6 +812,7 @@ def _table() -> list[Primitive]:
             lambda x: np.asarray(np.sqrt(np.sum(np.square(x)))),
             shape=scalar,
             syntax="norm",
+            sign="nonnegative",
             kink="norm'(0) = 0",
             singular=lambda x: np.asarray(np.all(x == 0)),
             **_reduction(_norm_partial),
@@ -868,3 +881,8 @@ for _p in PRIMITIVES.values():
         FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+
+
+def mixes_elements(ops: list[str]) -> bool:
+    """Whether any of these operations combines different elements (a reduction, matmul, a vector literal)."""
+    return any(op not in ("var", "const") and not PRIMITIVES[op].elementwise for op in ops)

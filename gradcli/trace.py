@@ -17,6 +17,7 @@ import numpy as np
 from . import derivatives, evaluate
 from .api import Expression
 from .errors import UsageError
+from .numfmt import format_number
 from .primitives import PRIMITIVES
 from .printing import apply_text, formula, row_names, var_text
 from .tape import Ref
@@ -129,7 +130,7 @@ def trace(
             elif isinstance(p, int):
                 row.partials.append(Partial(names[a], formula(tape, p, leaves), values[p]))
             else:
-                row.partials.append(Partial(names[a], _number(p), np.asarray(p)))
+                row.partials.append(Partial(names[a], format_number(p), np.asarray(p)))
         if mode == "reverse":
             g = adjoint_of.get(i)
             row.adjoint = np.zeros(np.shape(values[i])) if g is None else np.broadcast_to(values[g], np.shape(values[i]))
@@ -145,12 +146,6 @@ def trace(
         for v, g in zip(var_index, grads):
             gradient[v] = np.zeros(shapes[v]) if g is None else values[g]
     return Trace(mode, expr.output_names[out_index], rows, seeds, gradient)
-
-
-def _number(p: float) -> str:
-    from .numfmt import format_number
-
-    return format_number(p)
 
 
 RULES = {
