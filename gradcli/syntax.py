@@ -1,43 +1,29 @@
-"""Text → AST with Lark's LALR parser; syntax errors point at the column.
+"""Text → AST: the LALR tables of grammars/gradcli.lark run by lalr.py; syntax errors point at the column.
 
-The AST is built by an inline transformer while the LALR parser reduces, so
-nothing here recurses over the expression, however deep the nesting.
+The AST is built by callbacks while the parser reduces, so nothing here
+recurses over the expression, however deep the nesting.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from .errors import GrammarError
+from .grammar_tables import tables
+from .lalr import END, ParseFailure, Token
 from .nodes import Assignment, Call, Name, Node, Number, Operator, Outputs, Program, Span, Vector
-
-GRAMMAR_FILE = "gradcli.lark"
 
 # How terminals read in "expected …" messages.
 _TERMINAL_NAMES = {
     "NUMBER": "a number",
     "NAME": "a name",
     "NEWLINE": "a new line",
-    "$END": "the end of the input",
+    END: "the end of the input",
     "COMP_OP": "a comparison",
     "POW_OP": "'^'",
 }
-
-
-def grammar_text() -> str:
-    """The grammar ships inside the wheel as gradcli/grammars; a source checkout keeps it at the top."""
-    try:
-        packaged = resources.files("gradcli") / "grammars" / GRAMMAR_FILE
-        if packaged.is_file():
-            return packaged.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        pass
-    return (Path(__file__).resolve().parent.parent / "grammars" / GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
 def _span(first: Any, last: Any) -> Span:
@@ -47,11 +33,11 @@ def _span(first: Any, last: Any) -> Span:
 
 
 def _is_token(x: Any) -> bool:
-    return hasattr(x, "start_pos") and hasattr(x, "type")
+    return isinstance(x, Token)
 
 
-def _token_span(tok: Any) -> Span:
-    return Span(tok.start_pos, tok.end_pos, tok.line, tok.column)
+def _token_span(tok: Token) -> Span:
+    return Span(tok.start, tok.end, tok.line, tok.column)
 
 
 def _nodes(children: list[Any]) -> list[Any]:
@@ -59,24 +45,24 @@ def _nodes(children: list[Any]) -> list[Any]:
 
 
 class _Builder:
-    """Callbacks run by the LALR parser at each reduction (see Lark's inline transformer)."""
+    """Callbacks run by the LALR driver at each reduction, named by rule or `-> alias`."""
 
     def number(self, c: list[Any]) -> Number:
-        tok = c[0]
+        tok = c[0].value
         value = float(tok)
         if math.isinf(value):
             shown = tok if len(tok) <= 24 else f"{tok[:10]}…{tok[-6:]} ({len(tok)} characters)"
             raise GrammarError(
                 f"the number {shown} is too large for a float64 (the largest is about 1.8e308); write inf for infinity"
             )
-        return Number(value, str(tok), _token_span(tok))
+        return Number(value, tok, _token_span(c[0]))
 
     def name(self, c: list[Any]) -> Name:
-        return Name(str(c[0]), _token_span(c[0]))
+        return Name(c[0].value, _token_span(c[0]))
 
     def call(self, c: list[Any]) -> Call:
         name, _lpar, args, rpar = c
-        return Call(str(name), tuple(args or ()), _span(name, rpar), _token_span(name))
+        return Call(name.value, tuple(args or ()), _span(name, rpar), _token_span(name))
 
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
@@ -118,7 +104,7 @@ class _Builder:
 
     def compare(self, c: list[Any]) -> Operator:
         a, tok, b = c
-        op = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}[str(tok)]
+        op = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}[tok.value]
         return Operator(op, (a, b), _span(a, b))
 
     def neg(self, c: list[Any]) -> Operator:
@@ -130,7 +116,7 @@ class _Builder:
 
     def assignment(self, c: list[Any]) -> Assignment:
         name, value = c
-        return Assignment(str(name), value, _span(name, value))
+        return Assignment(name.value, value, _span(name, value))
 
     def outputs(self, c: list[Any]) -> Outputs:
         items = _nodes(c)
@@ -140,51 +126,15 @@ class _Builder:
         return tuple(_nodes(c))
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Any:
-    from lark import Lark
-
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        start="program",
-        maybe_placeholders=True,
-        transformer=_Builder(),  # inline: the AST is built during LALR reductions
-        cache=_cache_file(),  # the LALR tables, computed once per grammar and Lark version
-    )
-
-
-def _cache_file() -> str | bool:
-    """Where Lark keeps the analysed grammar: the user's cache directory, else Lark's temp-dir default."""
-    import os
-
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "gradcli")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return True
-    import hashlib
-
-    from lark import __version__ as lark_version
-
-    key = hashlib.sha256((grammar_text() + lark_version).encode("utf-8")).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{key}.lark-cache")
+_BUILDER = _Builder()
 
 
 def parse(source: str) -> Program:
     """Parse a program. Raises GrammarError with a caret under the offending column."""
-    from lark.exceptions import UnexpectedInput, VisitError
-
-    parser = _parser()
     try:
-        statements = parser.parse(source)
-    except UnexpectedInput as exc:
+        statements = tables().parse(source, _BUILDER)
+    except ParseFailure as exc:
         raise syntax_error(source, exc) from None
-    except VisitError as exc:  # an error raised inside a callback
-        if isinstance(exc.orig_exc, GrammarError):
-            raise exc.orig_exc from None
-        raise
     if not statements:
         raise GrammarError("the expression is empty")
     return Program(statements, source)
@@ -193,13 +143,8 @@ def parse(source: str) -> Program:
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
-    try:
-        pattern = _parser().get_terminal(name).pattern
-    except KeyError:
-        return name.lower()
-    if pattern.type == "str":
-        return repr(pattern.value)
-    return name.lower()
+    literal = tables().terminals.get(name, ("", None))[1]
+    return repr(literal) if literal is not None else name.lower()
 
 
 def _expected(names: set[str] | frozenset[str] | None) -> str:
@@ -227,33 +172,24 @@ def caret_lines(source: str, line: int, column: int, width: int = 1) -> str:
     return f"{prefix}{shown}\n{' ' * len(prefix)}{' ' * pad}{'^' * max(width, 1)}"
 
 
-def syntax_error(source: str, exc: Any) -> GrammarError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
-
-    line = getattr(exc, "line", 1) or 1
-    column = getattr(exc, "column", 1) or 1
-    if isinstance(exc, UnexpectedCharacters):
-        ch = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+def syntax_error(source: str, exc: ParseFailure) -> GrammarError:
+    line, column = exc.line, exc.column
+    tok = exc.token
+    if tok is None:
+        ch = source[exc.pos] if exc.pos < len(source) else ""
         what = f"unexpected character {ch!r}"
         if ch in "'\"":
             what += " (gradcli has no strings)"
-        expected = _expected(exc.allowed)
-    elif isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+    elif tok.type == END:
         lines = source.splitlines() or [""]
         line = len(lines)
         column = len(lines[-1]) + 1
         what = "unexpected end of input"
-        expected = _expected(exc.expected)
-    elif isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        text = str(tok)
-        if tok.type == "NEWLINE":
-            what = "unexpected end of line"
-        else:
-            what = f"unexpected {text[:20]!r}"
-        expected = _expected(exc.expected)
-    else:  # pragma: no cover - Lark has no other kinds
-        what, expected = "invalid syntax", ""
+    elif tok.type == "NEWLINE":
+        what = "unexpected end of line"
+    else:
+        what = f"unexpected {tok.value[:20]!r}"
+    expected = _expected(exc.expected)
     where = f"line {line}, column {column}" if "\n" in source.strip("\n") else f"column {column}"
     message = f"syntax error at {where}: {what}" + (f"; {expected}" if expected else "")
     return GrammarError(message, caret_lines(source, line, column))

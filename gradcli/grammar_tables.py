@@ -1,0 +1,145 @@
+"""grammars/gradcli.lark → LALR tables for lalr.py: computed by Lark once, then cached on disk.
+
+Lark is imported only when the cache is missing or was written for another
+grammar text (the whole text is stored and compared, so an edited grammar can
+never run stale tables). The cache is marshal data in the user's cache
+directory; an unreadable or unwritable cache just means Lark runs again.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import re
+import zlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .lalr import NONE, SPLICE, TAKE, Tables
+
+GRAMMAR_FILE = "gradcli.lark"
+START = "program"
+FORMAT = 1  # bump when the data layout below changes
+
+
+def grammar_text() -> str:
+    """The grammar ships inside the wheel as gradcli/grammars; a source checkout keeps it at the top."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "grammars", here.parent / "grammars"):
+        path = folder / GRAMMAR_FILE
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib import resources  # an unusual install (a zip): ask the import system
+
+    return (resources.files("gradcli") / "grammars" / GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def tables() -> Tables:
+    text = grammar_text()
+    path = _cache_path(text)
+    data = _read(path, text) if path else None
+    if data is not None:
+        try:
+            return Tables(data)
+        except (KeyError, TypeError, ValueError, re.error):
+            pass  # a damaged cache: compute afresh
+    data = compute(text)
+    if path:
+        _write(path, data)
+    return Tables(data)
+
+
+def compute(text: str) -> dict[str, Any]:
+    """Let Lark analyse the grammar and keep what the driver needs, as plain data."""
+    from lark import Lark
+
+    lark = Lark(text, parser="lalr", start=START, maybe_placeholders=True)
+    table = lark.parser.parser._parse_table  # Lark keeps no public handle on its LALR table
+    terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+    rules: list[Any] = []
+    index: dict[Any, int] = {}
+    actions: list[dict[str, int]] = []
+    for state in range(len(table.states)):
+        row: dict[str, int] = {}
+        for symbol, (action, arg) in table.states[state].items():
+            if action.name == "Shift":
+                row[str(symbol)] = int(arg)
+            else:
+                if arg not in index:
+                    index[arg] = len(rules)
+                    rules.append(_rule(arg))
+                row[str(symbol)] = ~index[arg]
+        actions.append(row)
+    return {
+        "format": FORMAT,
+        "grammar": text,
+        "terminals": [
+            (str(t.name), _regex(t.pattern), str(t.pattern.value) if t.pattern.type == "str" else None) for t in terminals
+        ],
+        "ignore": [str(name) for name in lark.lexer_conf.ignore],
+        "start": int(table.start_states[START]),
+        "end": int(table.end_states[START]),
+        "actions": actions,
+        "rules": rules,
+    }
+
+
+def _regex(pattern: Any) -> str:
+    regex = str(pattern.to_regexp())
+    return f"(?{''.join(sorted(pattern.flags))}:{regex})" if pattern.flags else regex
+
+
+def _rule(rule: Any) -> tuple[Any, ...]:
+    """Lark's tree shaping for one rule, as a recipe over the popped children (see lalr._reduce)."""
+    options = rule.options
+    symbols = iter(enumerate(rule.expansion))
+    recipe: list[tuple[int, int]] = []
+    # empty_indices marks where an absent `[optional]` stood among the symbols; it becomes None.
+    slots = options.empty_indices or (False,) * len(rule.expansion)
+    for absent in slots:
+        if absent:
+            recipe.append((NONE, 0))
+            continue
+        i, symbol = next(symbols)
+        if symbol.is_term:
+            if options.keep_all_tokens or not symbol.filter_out:
+                recipe.append((TAKE, i))
+        else:
+            recipe.append((SPLICE if symbol.name.startswith("_") else TAKE, i))
+    name = str(rule.origin.name)
+    callback = None if name.startswith("_") else str(rule.alias or name)
+    return (name, len(rule.expansion), callback, bool(options.expand1 and not rule.alias), tuple(recipe))
+
+
+def _cache_path(text: str) -> str | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = f"{zlib.crc32(text.encode('utf-8')):08x}"
+    return os.path.join(base, "gradcli", f"parser-{FORMAT}-{key}.marshal")
+
+
+def _read(path: str, text: str) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as f:
+            data = marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("grammar") != text:
+        return None
+    return data
+
+
+def _write(path: str, data: dict[str, Any]) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                marshal.dump(data, f)
+            os.replace(tmp, path)  # readers see the whole file or none of it
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError:
+        pass
