@@ -135,6 +135,11 @@ sys.exit(code if 0 <= code < 256 else 1)
 """
 
 
+# Python as a user runs it: bytecode is cached, so an editable install isn't recompiled on every start
+# (some sandboxes export PYTHONDONTWRITEBYTECODE, which would make gradcli look slower than it is).
+_CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_measured(
     cmd: Sequence[str],
     timeout: float,
@@ -154,7 +159,7 @@ def run_measured(
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env=env,
+        env=env if env is not None else _CHILD_ENV,
         start_new_session=True,
     )
     try:

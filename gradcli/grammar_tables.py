@@ -13,7 +13,6 @@ import os
 import re
 import zlib
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from .lalr import NONE, SPLICE, TAKE, Tables
@@ -25,11 +24,12 @@ FORMAT = 1  # bump when the data layout below changes
 
 def grammar_text() -> str:
     """The grammar ships inside the wheel as gradcli/grammars; a source checkout keeps it at the top."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "grammars", here.parent / "grammars"):
-        path = folder / GRAMMAR_FILE
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
+    here = os.path.dirname(os.path.realpath(__file__))  # os.path, not pathlib: start-up time
+    for folder in (here, os.path.dirname(here)):
+        path = os.path.join(folder, "grammars", GRAMMAR_FILE)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                return f.read()
     from importlib import resources  # an unusual install (a zip): ask the import system
 
     return (resources.files("gradcli") / "grammars" / GRAMMAR_FILE).read_text(encoding="utf-8")

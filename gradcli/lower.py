@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from .errors import GrammarError
@@ -29,6 +28,8 @@ def _error(program: Program, span: Span, message: str) -> GrammarError:
 
 
 def _suggest(name: str) -> str:
+    import difflib  # only when a name is unknown
+
     names = sorted(FUNCTIONS) + sorted(CONSTANTS)
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if not close:

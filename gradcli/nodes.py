@@ -1,41 +1,40 @@
-"""The AST: a few immutable node types, each with its source span."""
+"""The AST: a few immutable node types, each with its source span.
+
+NamedTuples rather than dataclasses: a huge expression makes hundreds of
+thousands of nodes, and the classes cost next to nothing to define at start-up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     start: int  # offsets into the source text
     end: int
     line: int
     column: int
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(NamedTuple):
     value: float
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(NamedTuple):
     id: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     func: str
     args: tuple[Node, ...]
     span: Span
     func_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Operator:
+class Operator(NamedTuple):
     """Binary/unary operators and comparisons, named by their primitive (`add`, `neg`, `lt`)."""
 
     op: str
@@ -43,8 +42,7 @@ class Operator:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Vector:
+class Vector(NamedTuple):
     items: tuple[Node, ...]
     span: Span
 
@@ -52,20 +50,17 @@ class Vector:
 Node = Number | Name | Call | Operator | Vector
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(NamedTuple):
     target: str
     value: Node
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Outputs:
+class Outputs(NamedTuple):
     items: tuple[Node, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Program:
+class Program(NamedTuple):
     statements: tuple[Assignment | Outputs, ...]
     source: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -69,6 +68,8 @@ def read_program(arg: str) -> str:
     if arg == "-":
         text = sys.stdin.read()
     elif arg.startswith("@") and len(arg) > 1:
+        from pathlib import Path  # only for program files: start-up time
+
         path = Path(arg[1:])
         try:
             text = path.read_text(encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +123,8 @@ def nth_derivative_report(
 
 
 def to_json(report: Report) -> str:
+    import json  # plain output, the common case, needs none of it
+
     return json.dumps(report.data, ensure_ascii=False, allow_nan=False)
 
 

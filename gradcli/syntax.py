@@ -6,7 +6,6 @@ recurses over the expression, however deep the nesting.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -67,7 +66,7 @@ class _Builder:
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
         lpar, inner, rpar = c
-        return dataclasses.replace(inner, span=_span(lpar, rpar))
+        return inner._replace(span=_span(lpar, rpar))
 
     def vector(self, c: list[Any]) -> Vector:
         lsqb, args, rsqb = c
