@@ -21,6 +21,7 @@ import numpy as np
 
 from . import derivatives, evaluate
 from .errors import EvaluationError, UnboundError, UsageError
+from .gcpause import gc_paused
 from .lower import Lowered, lower
 from .primitives import CONSTANTS
 from .syntax import parse
@@ -29,6 +30,7 @@ from .tape import Tape, specialise
 Point = Mapping[str, Any]
 
 
+@gc_paused
 def compile(source: str) -> Expression:  # noqa: A001 - the natural name, as re.compile
     """Parse and lower a program. Raises GrammarError (a GradcliError) on bad text."""
     return Expression(source, lower(parse(source)))
@@ -87,6 +89,7 @@ class Expression:
     def _shapes(self, point: Mapping[str, np.ndarray]) -> dict[Hashable, tuple[int, ...]]:
         return {v: np.shape(point[v]) for v in self.variables}
 
+    @gc_paused
     def specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
         key = ("primal", tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
@@ -124,6 +127,7 @@ class Expression:
     def _var_index(self, tape: Tape, name: str) -> int | None:
         return tape._index.get(("var", name))
 
+    @gc_paused
     def gradient_tape(self, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
         key = ("grad", output, wrt, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
@@ -183,6 +187,7 @@ class Expression:
             raise UsageError(f"unknown mode {mode!r}: use forward or reverse")
         return value, dict(zip(names, grads))
 
+    @gc_paused
     def _jvp_tape(self, point: Mapping[str, np.ndarray], output: int, names: tuple[str, ...]) -> tuple[Tape, int | None]:
         key = ("jvp", output, names, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
@@ -245,6 +250,7 @@ class Expression:
                 result[a][b] = block
         return result
 
+    @gc_paused
     def hessian_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int
     ) -> tuple[Tape, list[int | None], list[int | None]]:
@@ -286,6 +292,7 @@ class Expression:
             inputs[_tangent(name, level)] = np.asarray(1.0)
         return evaluate.run(tape, inputs, [ref])[0]
 
+    @gc_paused
     def _nth_tape(self, point: Mapping[str, np.ndarray], name: str, order: int, output: int) -> tuple[Tape, int | None]:
         key = ("nth", output, name, order, tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:

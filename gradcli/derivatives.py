@@ -9,6 +9,7 @@ through their local partials; the rest through their own JVP/VJP rules.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 from .primitives import PRIMITIVES
 from .tape import Ref, Shape, Tape, specialise
@@ -100,9 +101,19 @@ def grad(
     return [result.get(w) for w in wrt]
 
 
+def _times(g: Ref, d: Any) -> Ref:
+    """g·d, with the partials ±1 of sums and differences passed straight through (what simplify would do)."""
+    if type(d) is float:
+        if d == 1.0:
+            return g
+        if d == -1.0:
+            return -g
+    return g * d
+
+
 def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None]:
     prim = PRIMITIVES[tape.ops[i]]
-    args = tuple(Ref(tape, a) for a in tape.args[i])
+    args = tuple([Ref(tape, a) for a in tape.args[i]])
     ans, g = Ref(tape, i), Ref(tape, g_i)
     if prim.vjp is not None:
         g = _fit(g, ans)  # rules of reductions and matmul expect the full cotangent
@@ -115,7 +126,7 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None
         if d is None or not need:
             contributions.append(None)
         else:
-            contributions.append(_unbroadcast(g * d, x, ans).i)
+            contributions.append(_unbroadcast(_times(g, d), x, ans).i)
     return contributions
 
 
@@ -151,6 +162,6 @@ def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None]) -> int | No
     for d, t in zip(partials, ts):
         if d is None or t is None:
             continue
-        term = t * d
+        term = _times(t, d)
         total = term if total is None else total + term
     return None if total is None else _fit(total, ans).i

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DomainError
+from .gcpause import gc_paused
 from .numfmt import format_number, format_value
 from .primitives import PRIMITIVES, mixes_elements
 from .tape import Tape
@@ -44,17 +45,23 @@ class Plan:
             if live[i]:
                 for a in args:
                     last_use[a] = i
-        keep = set(outputs)
+        if not keep_all:
+            for o in outputs:
+                last_use[o] = -2  # never freed
         steps = []
+        ops, params, n_checked = tape.ops, tape.params, tape.n_checked
         for i in range(max(outputs, default=-1) + 1):
             if not live[i]:
                 continue
-            op = tape.ops[i]
+            op = ops[i]
             args = tape.args[i]
-            frees = () if keep_all else tuple(a for a in set(args) if last_use[a] == i and a not in keep)
-            prim = None if op in ("const", "var") else PRIMITIVES[op]
-            rules = _rules(tape, prim, args, signs) if prim is not None and i < tape.n_checked else ()
-            steps.append((i, op, prim, args, tape.params[i], rules, frees))
+            if op == "const" or op == "var":
+                steps.append((i, op, None, args, params[i], (), ()))
+                continue
+            frees = () if keep_all else tuple({a for a in args if last_use[a] == i})
+            prim = PRIMITIVES[op]
+            rules = _rules(tape, prim, args, signs) if i < n_checked else ()
+            steps.append((i, op, prim, args, params[i], rules, frees))
         self.steps = steps
         self.outputs = tuple(outputs)
 
@@ -69,7 +76,11 @@ def sign_analysis(tape: Tape, upto: int) -> list[int]:
         op, args = tape.ops[i], tape.args[i]
         if op == "const":
             v = tape.params[i]
-            signs[i] = POSITIVE if np.all(v > 0) else NONNEGATIVE if np.all(v >= 0) else UNKNOWN
+            if v.shape == ():
+                v = float(v)  # far cheaper than numpy's reductions on a 0-d array
+                signs[i] = POSITIVE if v > 0 else NONNEGATIVE if v >= 0 else UNKNOWN
+            else:
+                signs[i] = POSITIVE if np.all(v > 0) else NONNEGATIVE if np.all(v >= 0) else UNKNOWN
         elif op != "var" and PRIMITIVES[op].sign:
             signs[i] = POSITIVE if PRIMITIVES[op].sign == "positive" else NONNEGATIVE
         elif op == "pow":
@@ -111,6 +122,7 @@ def _rules(tape: Tape, prim: Any, args: tuple[int, ...], signs: list[int]) -> tu
     return tuple(keep)
 
 
+@gc_paused
 def plan(tape: Tape, outputs: Sequence[int], keep_all: bool = False) -> Plan:
     key = (tuple(outputs), keep_all)
     found = tape.plans.get(key)

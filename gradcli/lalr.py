@@ -107,6 +107,9 @@ class Tables:
         actions = self.actions
         rules = self.rules
         callbacks = [None if r.unit or r.callback is None else getattr(builder, r.callback) for r in rules]
+        # `?sum: product` and its like are most reductions; with one symbol they only change the state.
+        passthrough = [r.unit and r.size == 1 for r in rules]
+        end = self.end
         stack = [self.start]
         values: list[Any] = []
         for token in self.tokens(text, stack):
@@ -121,16 +124,19 @@ class Tables:
                     break
                 index = ~act
                 rule = rules[index]
-                size = rule.size
-                if size:
-                    children = values[-size:]
-                    del values[-size:]
-                    del stack[-size:]
+                if passthrough[index]:
+                    stack.pop()
                 else:
-                    children = []
-                values.append(_reduce(rule, children, callbacks[index]))
+                    size = rule.size
+                    if size:
+                        children = values[-size:]
+                        del values[-size:]
+                        del stack[-size:]
+                    else:
+                        children = []
+                    values.append(_reduce(rule, children, callbacks[index]))
                 target = actions[stack[-1]][rule.origin]
-                if target == self.end:
+                if target == end:
                     return values[-1]
                 stack.append(target)
         raise AssertionError("the token stream ends with $END")  # pragma: no cover

@@ -67,26 +67,27 @@ class Tape:
         return i
 
     def const(self, value: Any) -> int:
+        if type(value) is float:  # the common case, keyed without building an array first
+            key: Hashable = ("const", (), value.hex())  # hex: -0.0 and 0.0 stay apart
+            found = self._index.get(key)
+            if found is not None:
+                return found
         arr = np.asarray(value, dtype=float)
         arr.setflags(write=False)
-        key = ("const", arr.shape, arr.tobytes())
+        key = ("const", (), float(arr).hex()) if arr.shape == () else ("const", arr.shape, arr.tobytes())
         return self._append(key, "const", (), arr, None, arr.shape)
 
     def var(self, name: Hashable, span: Span | None = None, shape: Shape | None = None) -> int:
         return self._append(("var", name), "var", (), name, span, shape)
 
     def emit(self, op: str, args: Sequence[int], param: Hashable = None, span: Span | None = None) -> int:
-        PRIMITIVES = _primitives()
-
-        prim = PRIMITIVES[op]
+        prim = (_PRIMITIVES or _primitives())[op]
         args = tuple(args)
         if self.simplify:
             simpler = _simplified(self, op, args, param)
             if simpler is not None:
                 return simpler
-        shape = None
-        if self.shapes is not None:
-            shape = infer_shape(self, op, args, param, span)
+        shape = None if self.shapes is None else infer_shape(self, op, args, param, span)
         key_args = tuple(sorted(args)) if prim.commutative else args
         return self._append((op, key_args, param), op, args, param, span, shape)
 
@@ -107,7 +108,7 @@ class Tape:
 
     def verify(self) -> None:
         """The SSA invariants every transform must keep: arguments defined before use, arity, known ops."""
-        PRIMITIVES = _primitives()
+        PRIMITIVES = _PRIMITIVES or _primitives()
 
         lists = (self.args, self.params, self.spans)
         assert all(len(x) == len(self.ops) for x in lists), "parallel lists out of step"
@@ -126,12 +127,15 @@ class Tape:
 
 
 def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:
-    PRIMITIVES = _primitives()
+    PRIMITIVES = _PRIMITIVES or _primitives()
 
     assert tape.shapes is not None
     shapes = [tape.shapes[a] for a in args]
+    prim = PRIMITIVES[op]
+    if prim.shape is _BROADCAST and all(s == () for s in shapes):
+        return ()  # scalars in, a scalar out: the common case of a one-point derivative
     try:
-        return PRIMITIVES[op].shape(*shapes, param=param)
+        return prim.shape(*shapes, param=param)
     except ValueError as exc:
         where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
         shown = " and ".join(_shape_text(s) for s in shapes)
@@ -158,8 +162,10 @@ def specialise(tape: Tape, input_shapes: dict[Hashable, Shape]) -> Tape:
 
 
 def _is_const(tape: Tape, i: int, value: float) -> bool:
-    c = tape.const_value(i)
-    return c is not None and c.shape == () and c == value
+    if tape.ops[i] != "const":
+        return False
+    c = tape.params[i]
+    return c.shape == () and float(c) == value
 
 
 def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> int | None:
@@ -167,7 +173,7 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
 
     Only rewrites that keep the result's shape: a scalar 0 or 1 never changes a shape.
     """
-    PRIMITIVES = _primitives()
+    PRIMITIVES = _PRIMITIVES or _primitives()
 
     if op in ("add", "sub"):
         a, b = args
@@ -249,8 +255,11 @@ def _small_integer(v: np.ndarray) -> bool:
 
 
 def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
-    if tape.shapes is None:
+    shapes = tape.shapes
+    if shapes is None:
         return all(tape.ops[a] != "const" or tape.params[a].shape == () for a in args)
+    if shapes[keep] == () and all(shapes[a] == () for a in args):
+        return True
     try:
         return tape.shapes[keep] == broadcast_shapes(*(tape.shapes[a] for a in args))
     except ValueError:
@@ -270,15 +279,16 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
 
 
 _PRIMITIVES: dict[str, Any] | None = None
+_BROADCAST: Any = None
 
 
 def _primitives() -> dict[str, Any]:
     """The primitives table, imported on first use (primitives.py imports this module)."""
-    global _PRIMITIVES
+    global _PRIMITIVES, _BROADCAST
     if _PRIMITIVES is None:
-        from .primitives import PRIMITIVES
+        from .primitives import PRIMITIVES, broadcast
 
-        _PRIMITIVES = PRIMITIVES
+        _PRIMITIVES, _BROADCAST = PRIMITIVES, broadcast
     return _PRIMITIVES
 
 
@@ -294,7 +304,13 @@ class Ref:
         return other if isinstance(other, Ref) else Ref(self.tape, self.tape.const(other))
 
     def apply(self, op: str, *others: Any, param: Hashable = None) -> Ref:
-        args = (self.i, *(self._lift(o).i for o in others))
+        if not others:
+            args: tuple[int, ...] = (self.i,)
+        elif len(others) == 1:
+            o = others[0]
+            args = (self.i, o.i if isinstance(o, Ref) else self.tape.const(o))
+        else:
+            args = (self.i, *(self._lift(o).i for o in others))
         return Ref(self.tape, self.tape.emit(op, args, param))
 
     @property

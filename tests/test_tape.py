@@ -64,3 +64,48 @@ def test_specialise_raises_shape_error_naming_the_subexpression() -> None:
     expr = gradcli.compile("sin(u) + v")
     with pytest.raises(gradcli.ShapeError, match=r"sin\(u\) \+ v"):
         specialise(expr.tape, {"u": (2,), "v": (3,)})
+
+
+def test_constants_hash_cons_by_value_but_keep_signed_zeros_apart() -> None:
+    from gradcli.tape import Tape
+
+    t = Tape()
+    one = t.const(1.0)
+    assert t.const(np.float64(1.0)) == one and t.const(np.asarray(1.0)) == one and t.const(1) == one
+    zero, minus_zero = t.const(0.0), t.const(-0.0)
+    assert zero != minus_zero
+    assert np.signbit(t.params[minus_zero]) and not np.signbit(t.params[zero])
+    assert t.const(np.asarray(-0.0)) == minus_zero
+    assert t.const(np.array([1.0, 2.0])) not in (one, zero)
+    assert t.const(float("nan")) == t.const(np.asarray(float("nan")))  # the same bits, one instruction
+
+
+def test_minus_zero_survives_into_values() -> None:
+    """atan2(±0, -1) = ±π: merging the literal -0.0 with 0.0 on the tape would make this ±2π."""
+    f = gradcli.compile("atan2(-0.0, -1) + atan2(0.0, -1) + x")
+    assert f.value({"x": 0.5}) == 0.5
+
+
+def test_gc_paused_restores_the_collector_also_on_errors() -> None:
+    import gc
+
+    from gradcli.gcpause import gc_paused
+
+    seen = []
+
+    @gc_paused
+    def inner() -> None:
+        seen.append(gc.isenabled())
+
+    @gc_paused
+    def outer(fail: bool) -> None:
+        inner()
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("boom")
+
+    assert gc.isenabled()
+    outer(False)
+    with pytest.raises(ValueError):
+        outer(True)
+    assert seen == [False, False, False, False] and gc.isenabled()
