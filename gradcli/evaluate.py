@@ -39,7 +39,8 @@ class Plan:
 
     def __init__(self, tape: Tape, outputs: Sequence[int], keep_all: bool) -> None:
         live = needed(tape, outputs)
-        signs = sign_analysis(tape, max(outputs, default=-1) + 1)
+        upto = max(outputs, default=-1) + 1
+        signs = sign_analysis(tape, min(upto, tape.n_checked))  # only checked instructions use them
         last_use = [-1] * len(tape)
         for i, args in enumerate(tape.args):
             if live[i]:
@@ -50,7 +51,7 @@ class Plan:
                 last_use[o] = -2  # never freed
         steps = []
         ops, params, n_checked = tape.ops, tape.params, tape.n_checked
-        for i in range(max(outputs, default=-1) + 1):
+        for i in range(upto):
             if not live[i]:
                 continue
             op = ops[i]

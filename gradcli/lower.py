@@ -80,22 +80,26 @@ def _lower_expr(program: Program, root: Node, tape: Tape, env: dict[str, int], f
     done: list[int] = []
     while stack:
         node, in_cond, expanded = stack.pop()
-        if isinstance(node, Number):
+        kind = type(node)
+        if kind is Number:
             done.append(tape.const(node.value))
             continue
-        if isinstance(node, Name):
+        if kind is Name:
             done.append(_lower_name(program, node, tape, env, free, used_free))
             continue
-        children = node.items if isinstance(node, Vector) else node.args
+        children = node.items if kind is Vector else node.args
         if not expanded:
-            if isinstance(node, Operator) and node.op in COMPARISONS and not in_cond:
+            if kind is Operator and node.op in COMPARISONS and not in_cond:
                 raise _error(program, node.span, "comparisons are only allowed in the condition of where(cond, a, b)")
-            if isinstance(node, Call):
-                _check_call(program, node)
             stack.append((node, in_cond, True))
+            if kind is Call:
+                _check_call(program, node)
+                if node.func == "where":  # comparisons are allowed in its condition
+                    for k in range(len(children) - 1, -1, -1):
+                        stack.append((children[k], in_cond or k == 0, False))
+                    continue
             for k in range(len(children) - 1, -1, -1):
-                cond = in_cond or (isinstance(node, Call) and node.func == "where" and k == 0)
-                stack.append((children[k], cond, False))
+                stack.append((children[k], in_cond, False))
             continue
         n = len(children)
         args = done[len(done) - n :] if n else []

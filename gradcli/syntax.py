@@ -76,8 +76,9 @@ class _Builder:
         return _nodes(c)
 
     def _binary(self, op: str, c: list[Any]) -> Operator:
-        a, b = _nodes(c)
-        return Operator(op, (a, b), _span(a, b))
+        a, b = c[0], c[-1]  # both nodes; a kept operator token (`^`) sits between them
+        sa, sb = a.span, b.span
+        return Operator(op, (a, b), Span(sa.start, sb.end, sa.line, sa.column))
 
     def add(self, c: list[Any]) -> Operator:
         return self._binary("add", c)

@@ -132,7 +132,7 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
     assert tape.shapes is not None
     shapes = [tape.shapes[a] for a in args]
     prim = PRIMITIVES[op]
-    if prim.shape is _BROADCAST and all(s == () for s in shapes):
+    if prim.shape is _BROADCAST and not any(shapes):  # () is the only falsy shape
         return ()  # scalars in, a scalar out: the common case of a one-point derivative
     try:
         return prim.shape(*shapes, param=param)
@@ -258,8 +258,8 @@ def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
     shapes = tape.shapes
     if shapes is None:
         return all(tape.ops[a] != "const" or tape.params[a].shape == () for a in args)
-    if shapes[keep] == () and all(shapes[a] == () for a in args):
-        return True
+    if not shapes[keep] and not any([shapes[a] for a in args]):
+        return True  # all scalars
     try:
         return tape.shapes[keep] == broadcast_shapes(*(tape.shapes[a] for a in args))
     except ValueError:
@@ -364,6 +364,7 @@ class _Ops:
             lifted = [first._lift(a) for a in args]
             return lifted[0].apply(name, *lifted[1:], param=param)
 
+        setattr(self, name, call)  # made once per primitive: derivative rules call these in hot loops
         return call
 
 
