@@ -231,6 +231,9 @@ def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | No
         bv, av = tape.const_value(b), tape.const_value(a)
         if bv is not None and bv.shape == () and av is None:
             return tape.emit("mul", (b, a))  # constants first: 3*x, never x*3
+        merged = _merge_coefficients(tape, a, b)
+        if merged is not None:
+            return merged
         if not tape.tidy:
             return None
         for outer, nested in ((a, b), (b, a)):  # x·(3·y) and (3·x)·y → 3·(x·y): constants gather in front
@@ -247,6 +250,20 @@ def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | No
                 iv = tape.const_value(inner_c)
                 if iv is not None and iv.shape == () and _small_integer(cv) and _small_integer(iv):
                     return tape.emit("mul", (tape.const(float(cv) * float(iv)), rest))
+    return None
+
+
+def _merge_coefficients(tape: Tape, a: int, b: int) -> int | None:
+    """(c₁/r)·(c₂·x) → (c₁c₂)·(x/r): the chain rule through √(x²+…) gives 0.5/r · 2x, which becomes x/r,
+    one instruction instead of three (and one rounding instead of three)."""
+    for p, q in ((a, b), (b, a)):
+        if tape.ops[p] != "div" or tape.ops[q] != "mul":
+            continue
+        c1, c2 = tape.const_value(tape.args[p][0]), tape.const_value(tape.args[q][0])
+        if c1 is None or c2 is None or c1.shape != () or c2.shape != ():
+            continue
+        ratio = tape.emit("div", (tape.args[q][1], tape.args[p][1]))
+        return tape.emit("mul", (tape.const(float(c1) * float(c2)), ratio))
     return None
 
 

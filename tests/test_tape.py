@@ -109,3 +109,20 @@ def test_gc_paused_restores_the_collector_also_on_errors() -> None:
     with pytest.raises(ValueError):
         outer(True)
     assert seen == [False, False, False, False] and gc.isenabled()
+
+
+def test_chain_rule_through_a_norm_becomes_x_over_r() -> None:
+    """0.5/r · 2x is emitted as x/r: one live instruction per partial, and the value is the exact quotient."""
+    from gradcli import evaluate
+
+    f = gradcli.compile("sqrt(x^2 + y^2)")
+    x, y = np.array([3.0, 1e-3, 7.5]), np.array([4.0, 2e-3, -1.25])
+    point = f.bind({"x": x, "y": y})
+    tape, refs = f.gradient_tape(point, ("x", "y"), 0)
+    for ref, v in zip(refs, ("x", "y")):
+        assert tape.ops[ref] == "div" and tape.params[tape.args[ref][0]] == v
+    gx, gy = evaluate.run(tape, point, refs)
+    r = np.sqrt(x * x + y * y)
+    assert np.array_equal(gx, x / r) and np.array_equal(gy, y / r)
+    live = [s for s in evaluate.plan(tape, [f.lowered.outputs[0], *refs]).steps if s[1] not in ("const", "var")]
+    assert len(live) == 6  # x², y², +, sqrt, x/r, y/r
