@@ -33,7 +33,12 @@ def needed(tape: Tape, outputs: Sequence[int]) -> list[bool]:
 
 class Plan:
     """What evaluating some outputs takes, worked out once per tape: the live steps in order and,
-    after each, the values no longer needed (freed so a million-point batch doesn't pile up arrays)."""
+    after each, the values no longer needed (freed so a million-point batch doesn't pile up arrays).
+
+    A step may also name an argument whose buffer it can overwrite (`reuse`, else -1): numpy does
+    the same for `x*x + 2*x` written by hand (temporary elision), and on big batches a fresh
+    array costs as much as the arithmetic (page faults on every new megabyte).
+    """
 
     __slots__ = ("steps", "outputs")
 
@@ -41,31 +46,58 @@ class Plan:
         live = needed(tape, outputs)
         upto = max(outputs, default=-1) + 1
         signs = sign_analysis(tape, min(upto, tape.n_checked))  # only checked instructions use them
+        ops, params, n_checked, shapes = tape.ops, tape.params, tape.n_checked, tape.shapes
         last_use = [-1] * len(tape)
+        viewed = [False] * len(tape)  # read by an instruction that might return a view of it
         for i, args in enumerate(tape.args):
             if live[i]:
+                if args and not PRIMITIVES[ops[i]].elementwise:  # elementwise ones make fresh arrays (tested)
+                    for a in args:
+                        viewed[a] = True
                 for a in args:
                     last_use[a] = i
         if not keep_all:
             for o in outputs:
                 last_use[o] = -2  # never freed
         steps = []
-        ops, params, n_checked = tape.ops, tape.params, tape.n_checked
         for i in range(upto):
             if not live[i]:
                 continue
             op = ops[i]
             args = tape.args[i]
             if op == "const" or op == "var":
-                steps.append((i, op, None, args, params[i], (), ()))
+                steps.append((i, op, None, args, params[i], (), (), -1))
                 continue
             frees = () if keep_all else tuple({a for a in args if last_use[a] == i})
             prim = PRIMITIVES[op]
             rules = _rules(tape, prim, args, signs) if i < n_checked else ()
-            steps.append((i, op, prim, args, params[i], rules, frees))
+            reuse = -1
+            if frees and not rules and shapes is not None and shapes[i] and _ufunc(prim):
+                for k, a in enumerate(args):
+                    # a fresh array made here (not an input or constant), of the result's shape, read by no view
+                    if a in frees and not viewed[a] and shapes[a] == shapes[i] and ops[a] in PRIMITIVES:
+                        if PRIMITIVES[ops[a]].elementwise:
+                            reuse = k
+                            break
+            steps.append((i, op, prim, args, params[i], rules, frees, reuse))
         self.steps = steps
         self.outputs = tuple(outputs)
 
+
+def _fits(buf: Any, argv: list[Any]) -> bool:
+    """The planned buffer really is a float array the result fills (other arguments: its shape or scalars)."""
+    if type(buf) is not np.ndarray or buf.dtype != _FLOAT:
+        return False
+    shape = buf.shape
+    return all(v.shape == shape or not v.shape for v in argv)
+
+
+def _ufunc(prim: Any) -> bool:
+    """An elementwise numpy ufunc: it makes a fresh array (never a view) and can write into `out=`."""
+    return isinstance(prim.impl, np.ufunc) and prim.elementwise and not prim.uses_param
+
+
+_FLOAT = np.dtype(np.float64)
 
 POSITIVE, NONNEGATIVE, UNKNOWN = 2, 1, 0
 
@@ -152,12 +184,14 @@ def run(
     values: list[Any] = [None] * len(tape)
     found: list[Violation] = [] if violations is None else violations
     with np.errstate(all="ignore"):
-        for i, op, prim, args, param, rules, frees in plan(tape, outputs, keep_all).steps:
+        for i, op, prim, args, param, rules, frees, reuse in plan(tape, outputs, keep_all).steps:
             if prim is None:
                 values[i] = param if op == "const" else inputs[param]
                 continue
             argv = [values[a] for a in args]
-            if rules:
+            if reuse >= 0 and not complex_step and _fits(argv[reuse], argv):
+                out = prim.impl(*argv, out=argv[reuse])
+            elif rules:
                 real = [np.real(a) for a in argv] if complex_step else argv
                 bad = _check(i, rules, real, found)
                 out = prim.apply(argv, param, complex_step)

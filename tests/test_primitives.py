@@ -534,3 +534,40 @@ def test_least_squares_hessian() -> None:
     h = gradcli.compile("sum((y - W @ x)^2)").hessian({"W": W, "x": x, "y": y}, wrt=["W", "x"])
     np.testing.assert_allclose(h["W"]["W"], 2 * np.einsum("ik,jl->ijkl", np.eye(3), np.outer(x, x)), rtol=1e-14)
     np.testing.assert_allclose(h["x"]["x"], 2 * W.T @ W, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items() if p.elementwise))
+def test_elementwise_primitives_return_fresh_arrays(name: str) -> None:
+    """evaluate.Plan lets a later step overwrite an elementwise result in place; that is only safe
+    if the result never shares memory with an argument (no views, no argument handed back)."""
+    prim = PRIMITIVES[name]
+    arity = prim.arity if prim.arity >= 0 else 2
+    args = [np.linspace(0.25 + k, 0.75 + k, 5) for k in range(arity)]
+    param = 1 if prim.uses_param else None
+    with np.errstate(all="ignore"):
+        out = prim.apply(args, param)
+    assert isinstance(out, np.ndarray) and out.shape == (5,)
+    assert not any(np.shares_memory(out, a) for a in args)
+
+
+def test_in_place_evaluation_keeps_inputs_and_shared_values_intact() -> None:
+    """Big batches reuse dead temporaries as output buffers; inputs, constants and values still read later stay as they were."""
+    from gradcli import evaluate
+
+    f = gradcli.compile("a = x*x; b = a + 2*x; c = exp(-b) * b + a; c + sum(a)")
+    x = np.linspace(-1.0, 1.0, 4096)
+    kept = x.copy()
+    point = f.bind({"x": x})
+    tape, refs = f.gradient_tape(point, ("x",), 0)
+    outs = [f.lowered.outputs[0], *refs]
+    assert any(step[-1] >= 0 for step in evaluate.plan(tape, outs).steps)  # some step does reuse a buffer
+    value, grad = evaluate.run(tape, point, outs)
+    a = x * x
+    b = a + 2 * x
+    want = np.exp(-b) * b + a + a.sum()
+    dwant = (np.exp(-b) * (1 - b)) * (2 * x + 2) + 2 * x + 2 * x * x.size
+    np.testing.assert_allclose(value, want, rtol=1e-12)
+    np.testing.assert_allclose(grad, dwant, rtol=1e-10)
+    assert np.array_equal(x, kept)
+    again = evaluate.run(tape, point, outs)  # constants on the tape must not have been overwritten either
+    np.testing.assert_array_equal(again[0], value)
