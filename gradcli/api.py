@@ -89,11 +89,10 @@ class Expression:
     def _shapes(self, point: Mapping[str, np.ndarray]) -> dict[Hashable, tuple[int, ...]]:
         return {v: np.shape(point[v]) for v in self.variables}
 
-    @gc_paused
     def specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
         key = ("primal", tuple(sorted(self._shapes(point).items())))
         if key not in self._cache:
-            self._cache[key] = specialise(self.tape, self._shapes(point))
+            self._cache[key] = gc_paused(specialise)(self.tape, self._shapes(point))
         return self._cache[key]
 
     # -- values -----------------------------------------------------------------
@@ -127,9 +126,15 @@ class Expression:
     def _var_index(self, tape: Tape, name: str) -> int | None:
         return tape._index.get(("var", name))
 
-    @gc_paused
     def gradient_tape(self, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
         key = ("grad", output, wrt, tuple(sorted(self._shapes(point).items())))
+        found = self._cache.get(key)
+        return found if found is not None else self._build_gradient_tape(key, point, wrt, output)
+
+    @gc_paused
+    def _build_gradient_tape(
+        self, key: Hashable, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int
+    ) -> tuple[Tape, list[int | None]]:
         if key not in self._cache:
             tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             idx = [self._var_index(tape, w) for w in wrt]

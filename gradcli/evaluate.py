@@ -98,6 +98,7 @@ def _ufunc(prim: Any) -> bool:
 
 
 _FLOAT = np.dtype(np.float64)
+INPLACE_FROM = 32768  # elements: numpy's own threshold for eliding temporaries (256 KiB); small arrays are cheap
 
 POSITIVE, NONNEGATIVE, UNKNOWN = 2, 1, 0
 
@@ -155,12 +156,11 @@ def _rules(tape: Tape, prim: Any, args: tuple[int, ...], signs: list[int]) -> tu
     return tuple(keep)
 
 
-@gc_paused
 def plan(tape: Tape, outputs: Sequence[int], keep_all: bool = False) -> Plan:
     key = (tuple(outputs), keep_all)
     found = tape.plans.get(key)
     if found is None:
-        found = tape.plans[key] = Plan(tape, outputs, keep_all)
+        found = tape.plans[key] = gc_paused(Plan)(tape, outputs, keep_all)
     return found
 
 
@@ -189,7 +189,7 @@ def run(
                 values[i] = param if op == "const" else inputs[param]
                 continue
             argv = [values[a] for a in args]
-            if reuse >= 0 and not complex_step and _fits(argv[reuse], argv):
+            if reuse >= 0 and not complex_step and argv[reuse].size >= INPLACE_FROM and _fits(argv[reuse], argv):
                 out = prim.impl(*argv, out=argv[reuse])
             elif rules:
                 real = [np.real(a) for a in argv] if complex_step else argv
