@@ -269,7 +269,7 @@ def _heavy_elementwise(tape: Tape) -> bool:
     found = tape.plans.get("heavy")
     if found is None:
         mixing = mixes_elements(tape.ops)
-        found = tape.plans["heavy"] = not mixing and sum(op in _EXPENSIVE for op in tape.ops) >= 6
+        found = tape.plans["heavy"] = not mixing and sum(op in _EXPENSIVE for op in tape.ops) >= 3
     return found
 
 
