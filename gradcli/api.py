@@ -13,9 +13,9 @@ of points is the derivative at each point.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .syntax import parse
 from .tape import Tape, specialise
 
 Point = Mapping[str, Any]
+T = TypeVar("T")
 
 
 @gc_paused
@@ -89,11 +90,16 @@ class Expression:
     def _shapes(self, point: Mapping[str, np.ndarray]) -> dict[Hashable, tuple[int, ...]]:
         return {v: np.shape(point[v]) for v in self.variables}
 
+    def _memo(self, kind: tuple[Hashable, ...], point: Mapping[str, np.ndarray], build: Callable[[], T]) -> T:
+        """A tape derived for the point's shapes: built once, with the GC paused (see gcpause.py)."""
+        key = (*kind, tuple(sorted(self._shapes(point).items())))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = gc_paused(build)()
+        return found
+
     def specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
-        key = ("primal", tuple(sorted(self._shapes(point).items())))
-        if key not in self._cache:
-            self._cache[key] = gc_paused(specialise)(self.tape, self._shapes(point))
-        return self._cache[key]
+        return self._memo(("primal",), point, lambda: specialise(self.tape, self._shapes(point)))
 
     # -- values -----------------------------------------------------------------
 
@@ -127,21 +133,14 @@ class Expression:
         return tape._index.get(("var", name))
 
     def gradient_tape(self, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
-        key = ("grad", output, wrt, tuple(sorted(self._shapes(point).items())))
-        found = self._cache.get(key)
-        return found if found is not None else self._build_gradient_tape(key, point, wrt, output)
-
-    @gc_paused
-    def _build_gradient_tape(
-        self, key: Hashable, point: Mapping[str, np.ndarray], wrt: tuple[str, ...], output: int
-    ) -> tuple[Tape, list[int | None]]:
-        if key not in self._cache:
+        def build() -> tuple[Tape, list[int | None]]:
             tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             idx = [self._var_index(tape, w) for w in wrt]
             refs = derivatives.grad(tape, self.lowered.outputs[output], [i for i in idx if i is not None])
             by_var = dict(zip([i for i in idx if i is not None], refs))
-            self._cache[key] = (tape, [by_var.get(i) if i is not None else None for i in idx])
-        return self._cache[key]
+            return tape, [by_var.get(i) if i is not None else None for i in idx]
+
+        return self._memo(("grad", output, wrt), point, build)
 
     def _run_with_zeros(
         self,
@@ -192,10 +191,8 @@ class Expression:
             raise UsageError(f"unknown mode {mode!r}: use forward or reverse")
         return value, dict(zip(names, grads))
 
-    @gc_paused
     def _jvp_tape(self, point: Mapping[str, np.ndarray], output: int, names: tuple[str, ...]) -> tuple[Tape, int | None]:
-        key = ("jvp", output, names, tuple(sorted(self._shapes(point).items())))
-        if key not in self._cache:
+        def build() -> tuple[Tape, int | None]:
             tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             seeds = {}
             for n in names:
@@ -203,9 +200,9 @@ class Expression:
                 if i is not None:
                     seeds[i] = tape.var(_tangent(n, 0), shape=tape.shapes[i])  # type: ignore[index]
             target = self.lowered.outputs[output]
-            tangents = derivatives.jvp(tape, seeds, target + 1)
-            self._cache[key] = (tape, tangents[target])
-        return self._cache[key]
+            return tape, derivatives.jvp(tape, seeds, target + 1)[target]
+
+        return self._memo(("jvp", output, names), point, build)
 
     def _forward_partial(self, point: Mapping[str, np.ndarray], name: str, output: int) -> np.ndarray:
         """Forward mode: one tangent pass per element of the variable."""
@@ -255,12 +252,10 @@ class Expression:
                 result[a][b] = block
         return result
 
-    @gc_paused
     def hessian_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int
     ) -> tuple[Tape, list[int | None], list[int | None]]:
-        key = ("hess", output, names, tuple(sorted(self._shapes(point).items())))
-        if key not in self._cache:
+        def build() -> tuple[Tape, list[int | None], list[int | None]]:
             tape, grads = self.gradient_tape(point, names, output)
             tape = tape.copy()
             seeds = {}
@@ -269,8 +264,9 @@ class Expression:
                 if i is not None:
                     seeds[i] = tape.var(_tangent(n, 1), shape=tape.shapes[i])  # type: ignore[index]
             tangent = derivatives.jvp(tape, seeds, len(tape))
-            self._cache[key] = (tape, grads, [None if g is None else tangent[g] for g in grads])
-        return self._cache[key]
+            return tape, grads, [None if g is None else tangent[g] for g in grads]
+
+        return self._memo(("hess", output, names), point, build)
 
     def derivative(
         self, at: Point | None = None, wrt: str | None = None, order: int = 1, mode: str = "reverse", output: int = -1
@@ -297,10 +293,8 @@ class Expression:
             inputs[_tangent(name, level)] = np.asarray(1.0)
         return evaluate.run(tape, inputs, [ref])[0]
 
-    @gc_paused
     def _nth_tape(self, point: Mapping[str, np.ndarray], name: str, order: int, output: int) -> tuple[Tape, int | None]:
-        key = ("nth", output, name, order, tuple(sorted(self._shapes(point).items())))
-        if key not in self._cache:
+        def build() -> tuple[Tape, int | None]:
             tape, (ref,) = self.gradient_tape(point, (name,), output)
             for level in range(1, order):
                 if ref is None:
@@ -310,8 +304,9 @@ class Expression:
                 assert i is not None
                 seed = tape.var(_tangent(name, level), shape=tape.shapes[i])  # type: ignore[index]
                 ref = derivatives.jvp(tape, {i: seed}, ref + 1)[ref]
-            self._cache[key] = (tape, ref)
-        return self._cache[key]
+            return tape, ref
+
+        return self._memo(("nth", output, name, order), point, build)
 
     def jacobian(self, at: Point | None = None, wrt: Sequence[str] | str | None = None) -> dict[str, dict[str, np.ndarray]]:
         """J[output][v]: one reverse sweep per output."""

@@ -77,6 +77,8 @@ class Tables:
         # Per state: symbol -> shift/goto target (>= 0) or ~rule (< 0).
         self.actions: list[dict[str, int]] = data["actions"]
         self.rules = [Rule(*r) for r in data["rules"]]
+        # `?sum: product` and its like are most reductions; with one symbol they only change the state.
+        self.passthrough = [r.unit and r.size == 1 for r in self.rules]
         self._lexer = re.compile("|".join(f"(?P<{name}>{regex})" for name, regex, _ in data["terminals"]))
 
     def expected(self, state: int) -> frozenset[str]:
@@ -107,8 +109,7 @@ class Tables:
         actions = self.actions
         rules = self.rules
         callbacks = [None if r.unit or r.callback is None else getattr(builder, r.callback) for r in rules]
-        # `?sum: product` and its like are most reductions; with one symbol they only change the state.
-        passthrough = [r.unit and r.size == 1 for r in rules]
+        passthrough = self.passthrough
         end = self.end
         stack = [self.start]
         values: list[Any] = []

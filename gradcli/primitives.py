@@ -431,6 +431,21 @@ _SQRT_PI = 2.0 / math.sqrt(math.pi)
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
+def _comparison(name: str, fn: Callable[..., Any], infix: str, commutative: bool = False) -> Primitive:
+    """1.0 where the comparison holds, else 0.0; derivative 0, with a kink where the sides tie."""
+    return Primitive(
+        name,
+        2,
+        _indicator(fn),
+        _zero(2),
+        infix=infix,
+        precedence=0,
+        commutative=commutative,
+        singular=_ties,
+        kink="a comparison jumps where its sides are equal; derivative 0",
+    )
+
+
 def _table() -> list[Primitive]:
     P = Primitive
     pos = interval(0.0, math.inf, True, True)
@@ -455,68 +470,12 @@ def _table() -> list[Primitive]:
         ),
         P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
         # comparisons (only inside where): 1.0 or 0.0, derivative 0
-        P(
-            "lt",
-            2,
-            _indicator(np.less),
-            _zero(2),
-            infix="<",
-            precedence=0,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
-        P(
-            "le",
-            2,
-            _indicator(np.less_equal),
-            _zero(2),
-            infix="<=",
-            precedence=0,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
-        P(
-            "gt",
-            2,
-            _indicator(np.greater),
-            _zero(2),
-            infix=">",
-            precedence=0,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
-        P(
-            "ge",
-            2,
-            _indicator(np.greater_equal),
-            _zero(2),
-            infix=">=",
-            precedence=0,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
-        P(
-            "eq",
-            2,
-            _indicator(np.equal),
-            _zero(2),
-            infix="==",
-            precedence=0,
-            commutative=True,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
-        P(
-            "ne",
-            2,
-            _indicator(np.not_equal),
-            _zero(2),
-            infix="!=",
-            precedence=0,
-            commutative=True,
-            singular=_ties,
-            kink="a comparison jumps where its sides are equal; derivative 0",
-        ),
+        _comparison("lt", np.less, "<"),
+        _comparison("le", np.less_equal, "<="),
+        _comparison("gt", np.greater, ">"),
+        _comparison("ge", np.greater_equal, ">="),
+        _comparison("eq", np.equal, "==", commutative=True),
+        _comparison("ne", np.not_equal, "!=", commutative=True),
         # -- elementwise functions ---------------------------------------------
         P("exp", 1, np.exp, lambda x, ans: (ans,), syntax="exp", sign="positive"),
         P("expm1", 1, np.expm1, lambda x, ans: (ans + 1.0,), syntax="expm1"),

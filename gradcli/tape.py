@@ -132,7 +132,7 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
     assert tape.shapes is not None
     shapes = [tape.shapes[a] for a in args]
     prim = PRIMITIVES[op]
-    if prim.shape is _BROADCAST and not any(shapes):  # () is the only falsy shape
+    if not any(shapes) and prim.elementwise:  # () is the only falsy shape
         return ()  # scalars in, a scalar out: the common case of a one-point derivative
     try:
         return prim.shape(*shapes, param=param)
@@ -278,7 +278,7 @@ def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
     if not shapes[keep] and not any([shapes[a] for a in args]):
         return True  # all scalars
     try:
-        return tape.shapes[keep] == broadcast_shapes(*(tape.shapes[a] for a in args))
+        return shapes[keep] == broadcast_shapes(*(shapes[a] for a in args))
     except ValueError:
         return False
 
@@ -296,16 +296,15 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
 
 
 _PRIMITIVES: dict[str, Any] | None = None
-_BROADCAST: Any = None
 
 
 def _primitives() -> dict[str, Any]:
     """The primitives table, imported on first use (primitives.py imports this module)."""
-    global _PRIMITIVES, _BROADCAST
+    global _PRIMITIVES
     if _PRIMITIVES is None:
-        from .primitives import PRIMITIVES, broadcast
+        from .primitives import PRIMITIVES
 
-        _PRIMITIVES, _BROADCAST = PRIMITIVES, broadcast
+        _PRIMITIVES = PRIMITIVES
     return _PRIMITIVES
 
 
@@ -321,13 +320,7 @@ class Ref:
         return other if isinstance(other, Ref) else Ref(self.tape, self.tape.const(other))
 
     def apply(self, op: str, *others: Any, param: Hashable = None) -> Ref:
-        if not others:
-            args: tuple[int, ...] = (self.i,)
-        elif len(others) == 1:
-            o = others[0]
-            args = (self.i, o.i if isinstance(o, Ref) else self.tape.const(o))
-        else:
-            args = (self.i, *(self._lift(o).i for o in others))
+        args = (self.i, *[self._lift(o).i for o in others])
         return Ref(self.tape, self.tape.emit(op, args, param))
 
     @property
