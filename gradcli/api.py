@@ -23,12 +23,23 @@ from . import derivatives, evaluate
 from .errors import EvaluationError, UnboundError, UsageError
 from .gcpause import gc_paused
 from .lower import Lowered, lower
-from .primitives import CONSTANTS
+from .primitives import CONSTANTS, mixes_elements
 from .syntax import parse
 from .tape import Tape, specialise
 
 Point = Mapping[str, Any]
 T = TypeVar("T")
+_ALL = {"a gradient": "jacobian()", "a Hessian": "hessians()", "a derivative": "jacobian()"}
+
+
+def unknown_variable(name: str, variables: Sequence[str]) -> str:
+    """The message for a --wrt name that is no variable of the program, with the nearest one."""
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(name, variables, n=1, cutoff=0.5) or [v for v in variables if v.lower() == name.lower()]
+    hint = f"; did you mean {close[0]}?" if close else ""
+    have = f"its free variables are {', '.join(variables)}" if variables else "it has no free variables"
+    return f"{name} is not a variable of the expression ({have}){hint}"
 
 
 @gc_paused
@@ -114,20 +125,40 @@ class Expression:
         tape = self.specialised(point)
         return evaluate.run(tape, point, [self.lowered.outputs[output]], complex_step=complex_step)[0]
 
-    def value(self, at: Point | None = None) -> np.ndarray:
-        """The value of the (last) output."""
-        return self.values(at)[-1]
+    def value(self, at: Point | None = None) -> Any:
+        """The value of the output; a tuple of every output's value for a program with several."""
+        values = self.values(at)
+        return values[0] if len(values) == 1 else tuple(values)
 
     # -- first derivatives ------------------------------------------------------
 
-    def _wrt(self, wrt: Sequence[str] | str | None) -> tuple[str, ...]:
+    def _wrt(self, wrt: Sequence[str] | str | None, point: Point | None = None) -> tuple[str, ...]:
+        """The variables to differentiate by: free variables, or names the point binds (their derivative is 0)."""
         if wrt is None:
             return self.variables
         names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
         for n in names:
             if n in CONSTANTS:
                 raise UsageError(f"{n} is a constant; it has no derivative to take")
+            if n not in self.variables and (point is None or n not in point):
+                raise UsageError(unknown_variable(n, self.variables))
+        if len(set(names)) != len(names):
+            raise UsageError(f"--wrt names a variable twice: {', '.join(names)}")
         return names
+
+    def _output(self, output: int | None, what: str) -> int:
+        """Which output a single-output question is about; None is only right for a one-output program."""
+        n = len(self.lowered.outputs)
+        if output is None:
+            if n != 1:
+                raise UsageError(
+                    f"the program has {n} outputs ({', '.join(self.output_names)}): pass output=k for {what}, or use {_ALL[what]}"
+                )
+            return 0
+        try:
+            return range(n)[output]
+        except IndexError:
+            raise UsageError(f"output {output} doesn't exist: the program has {n} output(s)") from None
 
     def _var_index(self, tape: Tape, name: str) -> int | None:
         return tape._index.get(("var", name))
@@ -168,89 +199,209 @@ class Expression:
         return out
 
     def gradient(
-        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, mode: str = "reverse", output: int = -1
+        self,
+        at: Point | None = None,
+        wrt: Sequence[str] | str | None = None,
+        mode: str = "reverse",
+        output: int | None = None,
+        batch: bool = False,
     ) -> dict[str, np.ndarray]:
-        """∂(output)/∂v for each v in wrt (default: all free variables), with v's shape."""
-        return self.value_and_gradient(at, wrt, mode, output)[1]
+        """∂(Σ output)/∂v for each v in wrt (default: all free variables), with v's shape.
+
+        With `batch=True` every variable carries a leading batch axis and the result one gradient per point.
+        """
+        return self.value_and_gradient(at, wrt, mode, output, batch)[1]
 
     def value_and_gradient(
-        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, mode: str = "reverse", output: int = -1
+        self,
+        at: Point | None = None,
+        wrt: Sequence[str] | str | None = None,
+        mode: str = "reverse",
+        output: int | None = None,
+        batch: bool = False,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The output's value and its gradient, from one pass over the gradient tape (reverse mode)."""
         point = self.bind(at)
-        names = self._wrt(wrt)
-        out_index = range(len(self.lowered.outputs))[output]
+        out_index = self._output(output, "a gradient")
+        names = self._wrt(wrt, point)
+        if mode not in ("reverse", "forward"):
+            raise UsageError(f"unknown mode {mode!r}: use forward or reverse")
+        if batch:
+            return self._batched(
+                point,
+                lambda p: self.value_and_gradient(p, names, mode, out_index),
+                lambda: self.value_and_gradient(point, names, mode, out_index),
+            )
         shapes = [np.shape(point.get(n, 0.0)) for n in names]
         if mode == "reverse":
             tape, refs = self.gradient_tape(point, names, out_index)
             value, *grads = self._run_with_zeros(tape, point, refs, shapes, also=(self.lowered.outputs[out_index],))
-        elif mode == "forward":
-            value = self.values(point)[out_index]
-            grads = [self._forward_partial(point, n, out_index) for n in names]
         else:
-            raise UsageError(f"unknown mode {mode!r}: use forward or reverse")
+            value = self.values(point)[out_index]
+            axes = tuple(range(np.ndim(value)))
+            grads = [self._forward_columns(point, n)[out_index].sum(axis=axes) for n in names]
         return value, dict(zip(names, grads))
 
-    def _jvp_tape(self, point: Mapping[str, np.ndarray], output: int, names: tuple[str, ...]) -> tuple[Tape, int | None]:
-        def build() -> tuple[Tape, int | None]:
+    def _jvp_tape(self, point: Mapping[str, np.ndarray], name: str) -> tuple[Tape, list[int | None]]:
+        """Tangents of every output with only `name` moving (other inputs have no tangent at all)."""
+
+        def build() -> tuple[Tape, list[int | None]]:
             tape = derivatives.prepare(self.specialised(point), self._shapes(point))
-            seeds = {}
-            for n in names:
-                i = self._var_index(tape, n)
-                if i is not None:
-                    seeds[i] = tape.var(_tangent(n, 0), shape=tape.shapes[i])  # type: ignore[index]
-            target = self.lowered.outputs[output]
-            return tape, derivatives.jvp(tape, seeds, target + 1)[target]
+            outs = self.lowered.outputs
+            i = self._var_index(tape, name)
+            if i is None:
+                return tape, [None] * len(outs)
+            seed = tape.var(_tangent(name, 0), shape=tape.shapes[i])  # type: ignore[index]
+            tangent = derivatives.jvp(tape, {i: seed}, max(outs) + 1, zero_wins=True)
+            return tape, [tangent[o] for o in outs]
 
-        return self._memo(("jvp", output, names), point, build)
+        return self._memo(("jvp", name), point, build)
 
-    def _forward_partial(self, point: Mapping[str, np.ndarray], name: str, output: int) -> np.ndarray:
-        """Forward mode: one tangent pass per element of the variable."""
+    def _forward_columns(self, point: Mapping[str, np.ndarray], name: str) -> list[np.ndarray]:
+        """Forward mode: ∂(output k)/∂name as a block of shape S_k + T, one tangent pass per element of name."""
         shape = np.shape(point.get(name, 0.0))
-        tape, ref = self._jvp_tape(point, output, (name,))
-        if ref is None:
-            return np.zeros(shape)
+        out_shapes = [tuple(self.specialised(point).shapes[o]) for o in self.lowered.outputs]  # type: ignore[index]
+        tape, refs = self._jvp_tape(point, name)
         size = int(np.prod(shape))
-        out = np.empty(size)
+        cols: list[list[np.ndarray]] = [[] for _ in refs]
         for k in range(size):
             seed = np.zeros(size)
             seed[k] = 1.0
             inputs = {**point, _tangent(name, 0): seed.reshape(shape)}
-            out[k] = np.sum(evaluate.run(tape, inputs, [ref])[0])
-        return out.reshape(shape)
+            for col, got in zip(cols, self._run_with_zeros(tape, inputs, refs, out_shapes)):
+                col.append(got)
+        return [_columns_to_block(col, s, shape) for col, s in zip(cols, out_shapes)]
+
+    # -- Jacobians ---------------------------------------------------------------
+
+    def jacobian(
+        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, mode: str = "auto", batch: bool = False
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """J[output][v] = ∂output/∂v with shape S + T (output shape S, variable shape T), as jax.jacobian.
+
+        Reverse mode takes one sweep per output element, forward mode one per input element; `auto`
+        takes the fewer (as jacrev/jacfwd). With `batch=True`, one Jacobian per point of a leading batch axis.
+        """
+        point = self.bind(at)
+        names = self._wrt(wrt, point)
+        if batch:
+            return self._batched(
+                point,
+                lambda p: self.jacobian(p, names, mode),
+                lambda: {label: self.gradient(point, names, "reverse", k) for k, label in enumerate(self.output_names)},
+            )
+        values = self.values(point)  # checks every output against its domains
+        out_shapes = [np.shape(v) for v in values]
+        mode = self.jacobian_mode(point, names, mode)
+        if mode == "forward":
+            by_var = {n: self._forward_columns(point, n) for n in names}
+            return {label: {n: by_var[n][k] for n in names} for k, label in enumerate(self.output_names)}
+        if mode != "reverse":
+            raise UsageError(f"unknown mode {mode!r}: use auto, forward or reverse")
+        return {label: self._reverse_rows(point, names, k, out_shapes[k]) for k, label in enumerate(self.output_names)}
+
+    def jacobian_mode(self, at: Point | None, wrt: Sequence[str] | str | None = None, mode: str = "auto") -> str:
+        """`auto` → reverse when the outputs have no more elements than the inputs, else forward."""
+        if mode != "auto":
+            return mode
+        point = self.bind(at)
+        out_shapes = [tuple(self.specialised(point).shapes[o]) for o in self.lowered.outputs]  # type: ignore[index]
+        n_out = sum(int(np.prod(s)) for s in out_shapes)
+        n_in = sum(int(np.prod(np.shape(point.get(n, 0.0)))) for n in self._wrt(wrt, point))
+        return "reverse" if n_out <= n_in else "forward"
+
+    def _vjp_tape(self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int) -> tuple[Tape, list[int | None]]:
+        """The reverse sweep of one output seeded by a cotangent input of the output's shape."""
+
+        def build() -> tuple[Tape, list[int | None]]:
+            tape = derivatives.prepare(self.specialised(point), self._shapes(point))
+            out = self.lowered.outputs[output]
+            seed = tape.var(("cotangent", output), shape=tape.shapes[out])  # type: ignore[index]
+            idx = [self._var_index(tape, w) for w in names]
+            present = [i for i in idx if i is not None]
+            by_var = dict(zip(present, derivatives.grad(tape, out, present, seed=seed)))
+            return tape, [by_var.get(i) if i is not None else None for i in idx]
+
+        return self._memo(("vjp", output, names), point, build)
+
+    def _reverse_rows(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int, out_shape: tuple[int, ...]
+    ) -> dict[str, np.ndarray]:
+        in_shapes = [np.shape(point.get(n, 0.0)) for n in names]
+        if out_shape == ():
+            return self.gradient(point, names, "reverse", output)
+        tape, refs = self._vjp_tape(point, names, output)
+        size = int(np.prod(out_shape))
+        rows: list[list[np.ndarray]] = [[] for _ in names]
+        for e in range(size):
+            cot = np.zeros(size)
+            cot[e] = 1.0
+            inputs = {**point, ("cotangent", output): cot.reshape(out_shape)}
+            for row, got in zip(rows, self._run_with_zeros(tape, inputs, refs, in_shapes)):
+                row.append(got)
+        return {n: np.stack(r).reshape(out_shape + t) for n, r, t in zip(names, rows, in_shapes)}
 
     # -- second and higher derivatives ------------------------------------------
 
     def hessian(
-        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, output: int = -1
+        self,
+        at: Point | None = None,
+        wrt: Sequence[str] | str | None = None,
+        output: int | None = None,
+        batch: bool = False,
     ) -> dict[str, dict[str, np.ndarray]]:
-        """H[a][b] = ∂²(output)/∂a∂b, by forward mode over the reverse-mode gradient."""
+        """H[a][b] = ∂²(Σ output)/∂a∂b with shape T_a + T_b, by forward mode over the reverse-mode gradient.
+
+        With `batch=True`, one Hessian per point of a leading batch axis (as jax.vmap(jax.hessian(f))).
+        """
         point = self.bind(at)
-        names = self._wrt(wrt)
-        out_index = range(len(self.lowered.outputs))[output]
+        out_index = self._output(output, "a Hessian")
+        names = self._wrt(wrt, point)
+        if batch:
+            return self._batched(
+                point,
+                lambda p: self.hessian(p, names, out_index),
+                lambda: self._hessian_blocks(point, names, out_index, per_point=True),
+            )
+        return self._hessian_blocks(point, names, out_index)
+
+    def _hessian_blocks(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], out_index: int, per_point: bool = False
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Blocks T_a + T_b, one tangent pass per element of b; `per_point` (an elementwise program on a
+        batch of scalar points): one pass per variable, seeded with ones, gives each point's Hessian."""
         self.values(point)
         tape, grads, tangents = self.hessian_tape(point, names, out_index)
+        shapes = [np.shape(point.get(n, 0.0)) for n in names]
         result: dict[str, dict[str, np.ndarray]] = {a: {} for a in names}
-        for b in names:
-            b_shape = np.shape(point.get(b, 0.0))
+        for b, b_shape in zip(names, shapes):
+            if per_point:
+                inputs = {**point, **{_tangent(n, 1): np.zeros(s) if n != b else np.ones(s) for n, s in zip(names, shapes)}}
+                for a, v in zip(names, self._run_with_zeros(tape, inputs, tangents, shapes)):
+                    result[a][b] = v
+                continue
             size = int(np.prod(b_shape))
-            cols: dict[str, list[np.ndarray]] = {a: [] for a in names}
+            cols: list[list[np.ndarray]] = [[] for _ in names]
             for k in range(size):
                 inputs: dict[Hashable, np.ndarray] = dict(point)
-                for n in names:
-                    inputs[_tangent(n, 1)] = np.zeros(np.shape(point.get(n, 0.0)))
+                for n, s in zip(names, shapes):
+                    inputs[_tangent(n, 1)] = np.zeros(s)
                 seed = np.zeros(size)
                 seed[k] = 1.0
                 inputs[_tangent(b, 1)] = seed.reshape(b_shape)
-                shapes = [np.shape(point.get(a, 0.0)) for a in names]
-                col = self._run_with_zeros(tape, inputs, tangents, shapes)
-                for a, v in zip(names, col):
-                    cols[a].append(v)
-            for a in names:
-                a_shape = np.shape(point.get(a, 0.0))
-                block = np.stack(cols[a], axis=-1).reshape(a_shape + b_shape) if size else np.zeros(a_shape + b_shape)
-                result[a][b] = block
+                for col, v in zip(cols, self._run_with_zeros(tape, inputs, tangents, shapes)):
+                    col.append(v)
+            for a, a_shape, col in zip(names, shapes, cols):
+                result[a][b] = _columns_to_block(col, a_shape, b_shape)
         return result
+
+    def hessians(
+        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, batch: bool = False
+    ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        """The Hessian of every output, by label."""
+        point = self.bind(at)
+        names = self._wrt(wrt, point)
+        return {label: self.hessian(point, names, k, batch) for k, label in enumerate(self.output_names)}
 
     def hessian_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], output: int
@@ -263,55 +414,127 @@ class Expression:
                 i = self._var_index(tape, n)
                 if i is not None:
                     seeds[i] = tape.var(_tangent(n, 1), shape=tape.shapes[i])  # type: ignore[index]
-            tangent = derivatives.jvp(tape, seeds, len(tape))
+            tangent = derivatives.jvp(tape, seeds, len(tape), zero_wins=True)
             return tape, grads, [None if g is None else tangent[g] for g in grads]
 
         return self._memo(("hess", output, names), point, build)
 
     def derivative(
-        self, at: Point | None = None, wrt: str | None = None, order: int = 1, mode: str = "reverse", output: int = -1
+        self,
+        at: Point | None = None,
+        wrt: str | None = None,
+        order: int = 1,
+        mode: str = "reverse",
+        output: int | None = None,
     ) -> np.ndarray:
         """dⁿ(output)/dwrtⁿ: the first derivative by `mode`, each further one by forward mode."""
         if order < 1:
             raise UsageError("the order of a derivative must be at least 1")
-        names = self._wrt(wrt)
+        point = self.bind(at)
+        names = self._wrt(wrt, point)
         if len(names) != 1:
             raise UsageError("a derivative of order > 1 per variable needs exactly one variable (--wrt)")
         (name,) = names
-        point = self.bind(at)
+        out_index = self._output(output, "a derivative")
         if order == 1:
-            return self.gradient(point, name, mode, output)[name]
+            return self.gradient(point, name, mode, out_index)[name]
         if np.ndim(point.get(name, 0.0)) != 0:
             raise UsageError(f"derivatives of order {order} are for a scalar variable; {name} is an array (use hessian)")
-        out_index = range(len(self.lowered.outputs))[output]
-        self.values(point)
-        tape, ref = self._nth_tape(point, name, order, out_index)
-        if ref is None:
-            return np.zeros(())
-        inputs: dict[Hashable, np.ndarray] = dict(point)
-        for level in range(order + 1):
-            inputs[_tangent(name, level)] = np.asarray(1.0)
-        return evaluate.run(tape, inputs, [ref])[0]
+        return self.derivative_tensor(point, names, order, out_index)
 
-    def _nth_tape(self, point: Mapping[str, np.ndarray], name: str, order: int, output: int) -> tuple[Tape, int | None]:
-        def build() -> tuple[Tape, int | None]:
-            tape, (ref,) = self.gradient_tape(point, (name,), output)
+    def derivative_tensor(
+        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, order: int = 1, output: int | None = None
+    ) -> np.ndarray:
+        """T[i₁…iₙ] = ∂ⁿ(Σ output)/∂v_{i₁}…∂v_{iₙ} over scalar variables (shape (len(wrt),)·n; () for one variable).
+
+        The reverse gradient differentiated n − 1 times in forward mode, one pass per sorted multi-index
+        (the tensor is symmetric, so each mixed partial is computed once).
+        """
+        import itertools
+
+        point = self.bind(at)
+        names = self._wrt(wrt, point)
+        out_index = self._output(output, "a derivative")
+        if order < 1:
+            raise UsageError("the order of a derivative must be at least 1")
+        arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
+        if arrays and order > 2:
+            raise UsageError(f"derivatives of order {order} are for scalar variables; {arrays[0]} is an array (use hessian)")
+        self.values(point)
+        tape, refs = self._nth_tape(point, names, order, out_index)
+        n = len(names)
+        result = np.zeros((n,) * order)
+        for combo in itertools.combinations_with_replacement(range(n), order - 1):
+            inputs: dict[Hashable, np.ndarray] = dict(point)
+            for level in range(order - 1):
+                for j, v in enumerate(names):
+                    inputs[_tangent(v, level + 1)] = np.asarray(1.0 if j == combo[level] else 0.0)
+            column = self._run_with_zeros(tape, inputs, refs, [()] * n)
+            for i, v in enumerate(column):
+                for perm in set(itertools.permutations((i, *combo))):
+                    result[perm] = v
+        return result[(0,) * order] if n == 1 else result
+
+    def _nth_tape(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], order: int, output: int
+    ) -> tuple[Tape, list[int | None]]:
+        def build() -> tuple[Tape, list[int | None]]:
+            tape, refs = self.gradient_tape(point, names, output)
             for level in range(1, order):
-                if ref is None:
+                live = [r for r in refs if r is not None]
+                if not live:
                     break
                 tape = tape.copy()
-                i = self._var_index(tape, name)
-                assert i is not None
-                seed = tape.var(_tangent(name, level), shape=tape.shapes[i])  # type: ignore[index]
-                ref = derivatives.jvp(tape, {i: seed}, ref + 1)[ref]
-            return tape, ref
+                seeds = {}
+                for n in names:
+                    i = self._var_index(tape, n)
+                    if i is not None:
+                        seeds[i] = tape.var(_tangent(n, level), shape=tape.shapes[i])  # type: ignore[index]
+                tangent = derivatives.jvp(tape, seeds, max(live) + 1, zero_wins=True)
+                refs = [None if r is None else tangent[r] for r in refs]
+            return tape, refs
 
-        return self._memo(("nth", output, name, order), point, build)
+        return self._memo(("nth", output, names, order), point, build)
 
-    def jacobian(self, at: Point | None = None, wrt: Sequence[str] | str | None = None) -> dict[str, dict[str, np.ndarray]]:
-        """J[output][v]: one reverse sweep per output."""
-        point = self.bind(at)
-        return {name: self.gradient(point, wrt, "reverse", k) for k, name in enumerate(self.output_names)}
+    # -- batches of points ----------------------------------------------------------
+
+    def _batched(
+        self, point: Mapping[str, np.ndarray], one: Callable[[dict[str, np.ndarray]], T], whole: Callable[[], T]
+    ) -> T:
+        """`one` at each point of a leading batch axis, results stacked along a new leading axis (as jax.vmap).
+
+        Every bound variable must have the batch axis, of the same length. A program that doesn't mix
+        elements, on scalar points, needs no loop: its gradient at the whole batch is the per-point one,
+        and so are its Hessian's diagonals; everything else is evaluated point by point.
+        """
+        sizes = {n: np.shape(v)[0] if np.ndim(v) else None for n, v in point.items()}
+        if not point or any(s is None for s in sizes.values()) or len(set(sizes.values())) != 1:
+            shown = ", ".join(f"{n}: {np.shape(v)}" for n, v in point.items())
+            raise UsageError(f"batch=True needs every variable with the same leading batch axis; got {shown or 'none'}")
+        (size,) = set(sizes.values())
+        if all(np.ndim(v) == 1 for v in point.values()) and not mixes_elements(self.tape.ops):
+            return whole()
+        results = [one({n: v[b] for n, v in point.items()}) for b in range(size)]
+        return _stack_results(results, size)
+
+
+def _columns_to_block(cols: list[np.ndarray], out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> np.ndarray:
+    """Derivatives along each element of an input (each of shape out_shape) as one block out_shape + in_shape."""
+    if not cols:
+        return np.zeros(out_shape + in_shape)
+    return np.stack(cols, axis=-1).reshape(out_shape + in_shape)
+
+
+def _stack_results(results: list[Any], size: int) -> Any:
+    """Per-point results (arrays, tuples and dicts of them) stacked into arrays with a leading batch axis."""
+    if size == 0:
+        raise UsageError("batch=True needs at least one point")
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: _stack_results([r[k] for r in results], size) for k in first}
+    if isinstance(first, tuple):
+        return tuple(_stack_results([r[k] for r in results], size) for k in range(len(first)))
+    return np.stack([np.asarray(r) for r in results])
 
 
 __all__ = ["Expression", "compile", "EvaluationError"]

@@ -42,6 +42,12 @@ class Mode(str, Enum):
     forward = "forward"
 
 
+class JacobianMode(str, Enum):
+    auto = "auto"
+    reverse = "reverse"
+    forward = "forward"
+
+
 Expr = Annotated[str, typer.Argument(metavar="EXPR", help='The expression, "-" to read stdin, or @FILE for a program file.')]
 At = Annotated[
     list[str] | None,
@@ -240,7 +246,13 @@ def diff_cmd(
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
 ) -> None:
-    """Value and derivatives: the gradient, or with --order N the N-th derivative."""
+    """Value and derivatives: the gradient, or with --order N the N-th derivative.
+
+    For an array-valued output the gradient is that of the sum of its elements (PyTorch's
+    backward(ones)), so diff "x^2" --at x=[1,2,3] gives the slope at each point; the full matrix
+    of every output element by every input element is `gradcli jacobian`. With several variables,
+    --order 2 gives the Hessian and --order N the N-th derivative tensor (scalar variables).
+    """
 
     def body() -> None:
         if points is not None or grid is not None:
@@ -298,12 +310,23 @@ def jacobian_cmd(
     expression: Expr,
     at: At = None,
     wrt: Wrt = None,
+    mode: Annotated[
+        JacobianMode,
+        typer.Option("--mode", help="reverse: a sweep per output element; forward: a pass per input element; auto: fewer."),
+    ] = JacobianMode.auto,
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
 ) -> None:
-    """The Jacobian of a multi-output program ("f, g, h" or a vector)."""
+    """The Jacobian of every output by every variable, as jax.jacobian: an output of shape S and a
+    variable of shape T give a block of shape S + T (JSON); as text, the whole matrix, a row per
+    output element and a column per input element. Several outputs ("f, g"), vector outputs
+    ("[f, g]", "exp(z)/sum(exp(z))") and array variables mix freely.
+
+    Reverse mode takes one sweep per output element, forward mode one pass per input element;
+    --mode auto (the default) takes whichever needs fewer, as jacrev/jacfwd would be chosen.
+    """
 
     def body() -> None:
         if points is not None or grid is not None:
@@ -311,7 +334,7 @@ def jacobian_cmd(
             return
         from .commands import run_jacobian
 
-        run_jacobian(expression, at, wrt, format.value)
+        run_jacobian(expression, at, wrt, format.value, mode.value)
 
     _guard(body)
 

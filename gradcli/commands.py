@@ -74,16 +74,23 @@ def emit(report: Any, fmt: str) -> None:
         sys.stdout.flush()
 
 
-def setup(expression: str, at: list[str] | None, need_point: bool = True) -> tuple[Any, dict[str, Any]]:
-    """The compiled program and the bound point (--at values not in the program are warned about)."""
-    from .api import compile
+def setup(
+    expression: str, at: list[str] | None, need_point: bool = True, wrt: list[str] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The compiled program and the bound point (--at values not in the program are warned about,
+    unless --wrt names them: their derivative is zero, with their shape)."""
+    from .api import compile, unknown_variable
+    from .errors import UsageError
     from .points import parse_at, read_program
     from .primitives import CONSTANTS
 
     source = read_program(expression)
     expr = compile(source)
     point = parse_at(at)
-    unused = [n for n in point if n not in expr.variables and n not in CONSTANTS]
+    for n in wrt or ():
+        if n not in expr.variables and n not in point and n not in CONSTANTS:
+            raise UsageError(unknown_variable(n, expr.variables))
+    unused = [n for n in point if n not in expr.variables and n not in CONSTANTS and n not in (wrt or ())]
     for n in unused:
         say(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
     used = {k: v for k, v in point.items() if k not in unused}
@@ -104,6 +111,13 @@ def wrt_names(wrt: str | None) -> list[str] | None:
     return names
 
 
+def _nothing_to_differentiate(expr: Any, names: list[str] | None) -> None:
+    if not (names or expr.variables):
+        from .report import nothing_to_differentiate
+
+        say(f"gradcli: note: {nothing_to_differentiate(expr.text)}", err=True)
+
+
 def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:
     from .report import value_report
 
@@ -112,41 +126,55 @@ def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:
 
 
 def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int, mode: str, fmt: str) -> None:
-    from .report import gradient_report, hessian_report, nth_derivative_report
+    from .report import derivative_report, gradient_report, hessian_report
 
     if fmt == "latex":
         from .errors import UsageError
 
         raise UsageError("--format latex is for diff --symbolic")
-    expr, point = setup(expression, at)
     names = wrt_names(wrt)
+    expr, point = setup(expression, at, wrt=names)
     source = expr.text
+    variables = tuple(names or expr.variables)
+    _nothing_to_differentiate(expr, names)
+    outs = range(len(expr.output_names))
     if order == 1:
         values, jac = [], {}
         for k, o in enumerate(expr.output_names):
-            value, jac[o] = expr.value_and_gradient(point, names, mode, k)
+            value, jac[o] = expr.value_and_gradient(point, variables, mode, k)
             values.append(value)
         report = gradient_report(source, point, expr.output_names, values, jac)
-    elif order == 2 and len(names or expr.variables) != 1:
-        report = hessian_report(source, point, expr.output_names, expr.values(point), expr.hessian(point, names))
+    elif order == 2 and len(variables) != 1:
+        hessians = {o: expr.hessian(point, variables, k) for k, o in enumerate(expr.output_names)}
+        report = hessian_report(source, point, expr.output_names, expr.values(point), hessians)
+    elif not variables:
+        report = derivative_report(source, point, expr.output_names, expr.values(point), (), order, [0.0 for _ in outs])
     else:
-        (name,) = names or expr.variables or ("x",)
-        d = expr.derivative(point, name, order, mode)
-        report = nth_derivative_report(source, point, expr.output_names, expr.values(point), name, order, d)
+        if mode != "reverse" and len(variables) == 1:
+            tensors = [expr.derivative(point, variables[0], order, mode, k) for k in outs]
+        else:
+            tensors = [expr.derivative_tensor(point, variables, order, k) for k in outs]
+        report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
     emit(report, fmt)
 
 
 def run_hessian(expression: str, at: list[str] | None, wrt: str | None, fmt: str) -> None:
     from .report import hessian_report
 
-    expr, point = setup(expression, at)
+    names = wrt_names(wrt)
+    expr, point = setup(expression, at, wrt=names)
+    _nothing_to_differentiate(expr, names)
     values = expr.values(point)
-    emit(hessian_report(expr.text, point, expr.output_names, values, expr.hessian(point, wrt_names(wrt))), fmt)
+    emit(hessian_report(expr.text, point, expr.output_names, values, expr.hessians(point, names)), fmt)
 
 
-def run_jacobian(expression: str, at: list[str] | None, wrt: str | None, fmt: str) -> None:
-    from .report import gradient_report
+def run_jacobian(expression: str, at: list[str] | None, wrt: str | None, fmt: str, mode: str = "auto") -> None:
+    from .report import jacobian_report
 
-    expr, point = setup(expression, at)
+    names = wrt_names(wrt)
+    expr, point = setup(expression, at, wrt=names)
+    _nothing_to_differentiate(expr, names)
     values = expr.values(point)
-    emit(gradient_report(expr.text, point, expr.output_names, values, expr.jacobian(point, wrt_names(wrt))), fmt)
+    used = expr.jacobian_mode(point, names, mode)
+    jac = expr.jacobian(point, names, used)
+    emit(jacobian_report(expr.text, point, expr.output_names, values, jac, used), fmt)

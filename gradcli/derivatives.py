@@ -35,6 +35,27 @@ def _active(tape: Tape, seeds: Sequence[int], upto: int) -> list[bool]:
     return active
 
 
+def below_where(tape: Tape, upto: int) -> list[bool] | None:
+    """Which instructions feed a branch of a `where` (None when there is no where: the common case).
+
+    The branch not taken gets a zero cotangent (and its tangents are dropped), but its partials may be
+    infinite there (expm1(x) at x = 10⁴); multiplying by `mul0` below a where keeps 0·inf at 0, so the
+    gradient really flows only into the branch taken, in every mode and order (JAX's `where` trap).
+    """
+    ops = tape.ops
+    if "where" not in ops[:upto]:
+        return None
+    below = [False] * upto
+    for i in range(upto - 1, -1, -1):
+        if ops[i] == "where":
+            for a in tape.args[i][1:]:
+                below[a] = True
+        if below[i]:
+            for a in tape.args[i]:
+                below[a] = True
+    return below
+
+
 def _fit(t: Ref, like: Ref) -> Ref:
     """Broadcast a tangent up to the shape of the value it belongs to."""
     return t if t.shape == like.shape else Ref(t.tape, t.tape.emit("broadcast_like", (t.i, like.i)))
@@ -79,6 +100,7 @@ def grad(
         seed = tape.const(1.0)  # Σ output: a scalar 1 broadcasts over the output's elements
     adjoint: dict[int, int] = {output: seed}
     wanted = set(wrt)
+    guarded = below_where(tape, n)
     result: dict[int, int] = {}
     for i in range(output, -1, -1):
         g_i = adjoint.pop(i, None)
@@ -91,7 +113,7 @@ def grad(
         if tape.ops[i] in ("var", "const"):
             continue
         args = tape.args[i]
-        contributions = vjp(tape, i, g_i, [active[a] for a in args])
+        contributions = vjp(tape, i, g_i, [active[a] for a in args], guarded is not None and guarded[i])
         for a, c in zip(args, contributions):
             if c is None or not active[a]:
                 continue
@@ -101,17 +123,20 @@ def grad(
     return [result.get(w) for w in wrt]
 
 
-def _times(g: Ref, d: Any) -> Ref:
-    """g·d, with the partials ±1 of sums and differences passed straight through (what simplify would do)."""
+def _times(g: Ref, d: Any, zero_wins: bool = False) -> Ref:
+    """g·d, with the partials ±1 of sums and differences passed straight through (what simplify would do);
+    `zero_wins`: 0·inf = 0 (see below_where)."""
     if type(d) is float:
         if d == 1.0:
             return g
         if d == -1.0:
             return -g
-    return g * d
+        if zero_wins and d == d and abs(d) != float("inf"):
+            return g * d  # a finite constant partial can't make 0·inf
+    return g.apply("mul0", d) if zero_wins else g * d
 
 
-def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None]:
+def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool], guarded: bool = False) -> list[int | None]:
     prim = PRIMITIVES[tape.ops[i]]
     args = tuple([Ref(tape, a) for a in tape.args[i]])
     ans, g = Ref(tape, i), Ref(tape, g_i)
@@ -121,22 +146,26 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool]) -> list[int | None
         return [None if (c is None or not need) else c.i for c, need in zip(out, needed)]
     assert prim.partials is not None, prim.name
     partials = prim.partials(*args, ans)
+    zero_wins = guarded or prim.zero_wins
     contributions: list[int | None] = []
     for x, d, need in zip(args, partials, needed):
         if d is None or not need:
             contributions.append(None)
         else:
-            contributions.append(_unbroadcast(_times(g, d), x, ans).i)
+            contributions.append(_unbroadcast(_times(g, d, zero_wins), x, ans).i)
     return contributions
 
 
-def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None) -> list[int | None]:
+def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None, zero_wins: bool = False) -> list[int | None]:
     """Append the tangent sweep to `tape` (prepared): tangent[i] for every i < upto.
 
-    `seeds` maps input instructions to their tangent instructions.
+    `seeds` maps input instructions to their tangent instructions. `zero_wins`: every tangent·partial
+    is a `mul0`, for tapes evaluated along basis directions, where a zero tangent means "this input
+    doesn't move" even through an infinite partial (√x at 0 must not spoil ∂/∂y).
     """
     n = len(tape) if upto is None else upto
     tangent: list[int | None] = [None] * n
+    guarded = [True] * n if zero_wins else below_where(tape, n)
     for i in range(n):
         if i in seeds:
             tangent[i] = seeds[i]
@@ -144,11 +173,11 @@ def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None) -> list[int 
         args = tape.args[i]
         if not args or all(tangent[a] is None for a in args):
             continue
-        tangent[i] = jvp_step(tape, i, [tangent[a] for a in args])
+        tangent[i] = jvp_step(tape, i, [tangent[a] for a in args], guarded is not None and guarded[i])
     return tangent
 
 
-def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None]) -> int | None:
+def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None], guarded: bool = False) -> int | None:
     prim = PRIMITIVES[tape.ops[i]]
     args = tuple(Ref(tape, a) for a in tape.args[i])
     ans = Ref(tape, i)
@@ -158,10 +187,11 @@ def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None]) -> int | No
         return None if out is None else _fit(out, ans).i
     assert prim.partials is not None, prim.name
     partials = prim.partials(*args, ans)
+    zero_wins = guarded or prim.zero_wins
     total: Ref | None = None
     for d, t in zip(partials, ts):
         if d is None or t is None:
             continue
-        term = _times(t, d)
+        term = _times(t, d, zero_wins)
         total = term if total is None else total + term
     return None if total is None else _fit(total, ans).i

@@ -16,7 +16,7 @@ _FAST = {"eval", "diff", "hessian", "jacobian"}
 _VALUED = {"--at": "at", "-a": "at", "--wrt": "wrt", "--order": "order", "-n": "order", "--mode": "mode",
            "--format": "format", "-f": "format"}  # fmt: skip
 _ALLOWED = {"eval": {"at", "format"}, "diff": {"at", "wrt", "order", "mode", "format"},
-            "hessian": {"at", "wrt", "format"}, "jacobian": {"at", "wrt", "format"}}  # fmt: skip
+            "hessian": {"at", "wrt", "format"}, "jacobian": {"at", "wrt", "mode", "format"}}  # fmt: skip
 
 
 def _parse(argv: list[str]) -> dict[str, object] | None:
@@ -61,8 +61,9 @@ def _parse(argv: list[str]) -> dict[str, object] | None:
     if fmt not in ("auto", "plain", "json") or (fmt == "auto" and sys.stdout.isatty()):
         return None  # tables are drawn by Rich through Typer
     order = opts.get("order", "1")
-    mode = opts.get("mode", "reverse")
-    if not (isinstance(order, str) and order.isdigit() and int(order) >= 1) or mode not in ("reverse", "forward"):
+    mode = opts.get("mode", "auto" if command == "jacobian" else "reverse")
+    modes = ("auto", "reverse", "forward") if command == "jacobian" else ("reverse", "forward")
+    if not (isinstance(order, str) and order.isdigit() and int(order) >= 1) or mode not in modes:
         return None
     opts.update(expression=positional[0], format=fmt, order=int(order), mode=mode)
     return opts
@@ -92,6 +93,6 @@ def run() -> None:
     elif command == "hessian":
         body = lambda: commands.run_hessian(expression, at, wrt, fmt)  # noqa: E731
     else:
-        body = lambda: commands.run_jacobian(expression, at, wrt, fmt)  # noqa: E731
+        body = lambda: commands.run_jacobian(expression, at, wrt, fmt, opts["mode"])  # noqa: E731
     code = commands.guarded(body)  # type: ignore[arg-type]
     sys.exit(code)

@@ -43,6 +43,19 @@ def _arity_text(counts: list[int]) -> str:
     return f"{text} argument" + ("" if words == ["1"] else "s")
 
 
+def unique_labels(labels: list[str]) -> tuple[str, ...]:
+    """Output labels that never collide: the k-th repeat of a label gets "#k" (x, x → x, x#2).
+
+    `#` starts a comment, so no output's own text can end in "#k": a made label never meets a real one.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return tuple(out)
+
+
 def lower(program: Program) -> Lowered:
     tape = Tape(program.source)
     env: dict[str, int] = {}
@@ -69,7 +82,7 @@ def lower(program: Program) -> Lowered:
     if isinstance(last, Assignment):
         names: tuple[str, ...] = (last.target,)
     else:
-        names = tuple(" ".join(program.source[n.span.start : n.span.end].split()) for n in last.items)
+        names = unique_labels([" ".join(program.source[n.span.start : n.span.end].split()) for n in last.items])
     text = "; ".join(" ".join(program.source[s.span.start : s.span.end].split()) for s in program.statements)
     return Lowered(tape, tuple(outputs), names, tuple(free), text)
 

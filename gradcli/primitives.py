@@ -89,6 +89,9 @@ class Primitive:
     # complex version differs (abs, max: choose by the real part) or is missing (hypot, atan2, cbrt).
     complex_impl: Callable[..., Any] | None = None
     sign: str = ""  # "positive" or "nonnegative" whatever the arguments (lets evaluate.py skip domain checks)
+    # A zero tangent or cotangent times one of this primitive's partials stays zero even where the partial is
+    # infinite (the chain rule through x^y·log x at x = 0): derivatives.py multiplies by `mul0` there.
+    zero_wins: bool = False
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
 
@@ -187,6 +190,30 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     if not np.isfinite(m):
         return np.asarray(np.log(np.sum(np.exp(x))))
     return np.asarray(m + np.log(np.sum(np.exp(x - m))))
+
+
+def _mul0(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a·b, but 0 where either factor is 0 (even against inf or nan); the check runs only when needed."""
+    out = np.multiply(a, b)
+    if np.all(np.isfinite(out)):
+        return out
+    return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, out)
+
+
+def _mul0_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    a, b = args
+    terms = [op.mul0(t[0], b) if t[0] is not None else None, op.mul0(a, t[1]) if t[1] is not None else None]
+    live = [x for x in terms if x is not None]
+    return None if not live else live[0] if len(live) == 1 else live[0] + live[1]
+
+
+def _mul0_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
+    a, b = args
+    return tuple(_fit_down(op.mul0(g, other), x) for x, other in ((a, b), (b, a)))  # type: ignore[return-value]
+
+
+def _fit_down(g: Ref, like: Ref) -> Ref:
+    return g if g.shape == like.shape else op.unbroadcast(g, like)
 
 
 def _xlogy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -780,7 +807,27 @@ def _table() -> list[Primitive]:
         P("dot", 2, lambda a, b: np.asarray(np.dot(a, b)), jvp=_dot_jvp, vjp=_dot_vjp, shape=_dot_shape, syntax="dot"),
         P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
         # -- internal: emitted by derivative rules --------------------------------
-        P("xlogy", 2, _xlogy, lambda a, b, ans: (op.log(b), a / b), internal=True, doc="a·log b, 0 where a = 0"),
+        P(
+            "xlogy",
+            2,
+            _xlogy,
+            lambda a, b, ans: (op.log(b), a / b),
+            internal=True,
+            zero_wins=True,  # d/dy of 0^y is xlogy(0^y, 0): its own derivative is log(0)·0, taken as 0
+            doc="a·log b, 0 where a = 0",
+        ),
+        P(
+            "mul0",
+            2,
+            _mul0,
+            jvp=_mul0_jvp,
+            vjp=_mul0_vjp,
+            infix="*",
+            precedence=2,
+            commutative=True,
+            internal=True,
+            doc="a·b with 0·inf = 0: a zero (co)tangent stays zero through an infinite partial",
+        ),
         P("digamma", 1, _special("psi"), lambda x, ans: (op.polygamma(x, param=1),), syntax="digamma", doc="Γ'(x)/Γ(x)"),
         P(
             "polygamma",

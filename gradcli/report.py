@@ -34,11 +34,13 @@ def _all_scalar(values: list[np.ndarray]) -> bool:
 
 def value_report(expression: str, point: Mapping[str, np.ndarray], names: tuple[str, ...], values: list[np.ndarray]) -> Report:
     single = len(values) == 1
-    data = {
+    data: dict[str, Any] = {
         "expression": expression,
         "point": _point(point),
         "value": json_value(values[0]) if single else {n: json_value(v) for n, v in zip(names, values)},
     }
+    if not single:
+        data["outputs"] = list(names)
     plain = [format_value(values[0])] if single else [f"{n} = {format_value(v)}" for n, v in zip(names, values)]
     rows = [(n, format_value(v)) for n, v in zip(names, values)]
     return Report(data, plain, expression, ("output", "value"), rows)
@@ -57,7 +59,7 @@ def gradient_report(
     values: list[np.ndarray],
     jacobian: Mapping[str, Mapping[str, np.ndarray]],
 ) -> Report:
-    """diff and jacobian: one output gives "gradient", several give "jacobian"."""
+    """diff: one output gives "gradient", several give "jacobian" (each output's gradient of its sum)."""
     base = value_report(expression, point, names, values)
     data = dict(base.data)
     outs = list(jacobian)
@@ -69,12 +71,17 @@ def gradient_report(
             [format_value(g) for g in grad.values()]
             if len(grad) == 1
             else [f"{_d(v)} = {format_value(g)}" for v, g in grad.items()]
+            if grad
+            else base.plain
         )
         rows += [(_d(v), format_value(g)) for v, g in grad.items()]
     else:
+        data["outputs"] = outs
         data["jacobian"] = {o: {v: json_value(g) for v, g in jacobian[o].items()} for o in outs}
         flat = [g for o in outs for g in jacobian[o].values()]
-        if _all_scalar(flat):
+        if not flat:
+            plain = base.plain
+        elif _all_scalar(flat):
             plain = [" ".join(format_value(g) for g in jacobian[o].values()) for o in outs]
         else:
             plain = [f"{_d(v, o)} = {format_value(g)}" for o in outs for v, g in jacobian[o].items()]
@@ -87,39 +94,113 @@ def hessian_report(
     point: Mapping[str, np.ndarray],
     names: tuple[str, ...],
     values: list[np.ndarray],
-    hessian: Mapping[str, Mapping[str, np.ndarray]],
+    hessians: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
 ) -> Report:
+    """One Hessian per output: "hessian" is {a: {b: h}} for one output, {output: {a: {b: h}}} for several."""
     base = value_report(expression, point, names, values)
     data = dict(base.data)
-    data["hessian"] = {a: {b: json_value(h) for b, h in row.items()} for a, row in hessian.items()}
-    variables = list(hessian)
-    flat = [h for row in hessian.values() for h in row.values()]
-    if _all_scalar(flat):
-        plain = [" ".join(format_value(hessian[a][b]) for b in variables) for a in variables]
-        rows = [(a, *(format_value(hessian[a][b]) for b in variables)) for a in variables]
-        columns: tuple[str, ...] = ("", *variables)
+    outs = list(hessians)
+    as_json = {o: {a: {b: json_value(h) for b, h in row.items()} for a, row in hessians[o].items()} for o in outs}
+    if len(outs) == 1:
+        data["hessian"] = as_json[outs[0]]
+        hessian = hessians[outs[0]]
+        variables = list(hessian)
+        flat = [h for row in hessian.values() for h in row.values()]
+        if _all_scalar(flat):
+            plain = [" ".join(format_value(hessian[a][b]) for b in variables) for a in variables]
+            rows = [(a, *(format_value(hessian[a][b]) for b in variables)) for a in variables]
+            return Report(data, plain, expression, ("", *variables), rows)
     else:
-        plain = [f"d2/d{a}d{b} = {format_value(hessian[a][b])}" for a in variables for b in variables]
-        rows = [(f"d2/d{a}d{b}", format_value(hessian[a][b])) for a in variables for b in variables]
-        columns = ("", "value")
-    return Report(data, plain, expression, columns, rows)
+        data["outputs"] = outs
+        data["hessian"] = as_json
+    entries = [
+        (f"d2{'(' + o + ')' if len(outs) > 1 else ''}/d{a}d{b}", format_value(h))
+        for o in outs
+        for a, row in hessians[o].items()
+        for b, h in row.items()
+    ]
+    return Report(data, [f"{k} = {v}" for k, v in entries], expression, ("", "value"), entries)
 
 
-def nth_derivative_report(
+def derivative_report(
     expression: str,
     point: Mapping[str, np.ndarray],
     names: tuple[str, ...],
     values: list[np.ndarray],
-    wrt: str,
+    wrt: tuple[str, ...],
     order: int,
-    d: np.ndarray,
+    tensors: list[np.ndarray],
 ) -> Report:
+    """--order N: per output, dⁿ/dxⁿ for one variable, the derivative tensor (nested by variable) for several."""
+    import itertools
+
     base = value_report(expression, point, names, values)
     data = dict(base.data)
     data["order"] = order
-    data["derivative"] = {wrt: json_value(d)}
-    label = _d(wrt, order=order)
-    return Report(data, [format_value(d)], expression, ("", "value"), [*base.rows, (label, format_value(d))])
+    per_output = []
+    entries = []
+    for label, t in zip(names, tensors):
+        if len(wrt) == 1:
+            per_output.append({wrt[0]: json_value(t)})
+            entries.append((label, _d(wrt[0], order=order), t))
+            continue
+        nested: dict[str, Any] = {}
+        for idx in itertools.product(range(len(wrt)), repeat=order):
+            node = nested
+            for j in idx[:-1]:
+                node = node.setdefault(wrt[j], {})
+            node[wrt[idx[-1]]] = json_value(t[idx])
+            entries.append((label, f"d{order}/" + "".join(f"d{wrt[j]}" for j in idx), t[idx]))
+        per_output.append(nested)
+    several = len(names) > 1
+    if several:
+        data["outputs"] = list(names)
+    data["derivative"] = dict(zip(names, per_output)) if several else per_output[0]
+    rows = [(k if not several else k.replace("/", f"({o})/", 1), format_value(v)) for o, k, v in entries]
+    plain = [format_value(entries[0][2])] if len(rows) == 1 else [f"{k} = {v}" for k, v in rows]
+    return Report(data, plain, expression, ("", "value"), [*base.rows, *rows])
+
+
+def _element_labels(label: str, shape: tuple[int, ...]) -> list[str]:
+    if shape == ():
+        return [label]
+    return [f"{label}[{', '.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+
+
+def jacobian_report(
+    expression: str,
+    point: Mapping[str, np.ndarray],
+    names: tuple[str, ...],
+    values: list[np.ndarray],
+    jacobian: Mapping[str, Mapping[str, np.ndarray]],
+    mode: str,
+) -> Report:
+    """`jacobian`: blocks of shape S + T in JSON; as text, the whole matrix (a row per output element,
+    a column per input element, in order)."""
+    base = value_report(expression, point, names, values)
+    data = dict(base.data)
+    data["outputs"] = list(names)
+    data["mode"] = mode
+    data["jacobian"] = {o: {v: json_value(b) for v, b in row.items()} for o, row in jacobian.items()}
+    variables = list(jacobian[names[0]]) if names else []
+    in_shapes = [np.shape(point[v]) if v in point else () for v in variables]
+    columns = [c for v, t in zip(variables, in_shapes) for c in _element_labels(v, t)]
+    table_rows: list[tuple[str, ...]] = []
+    plain = []
+    for o, value in zip(names, values):
+        s = np.shape(value)
+        n_rows = int(np.prod(s))
+        parts = [np.reshape(jacobian[o][v], (n_rows, int(np.prod(t)))) for v, t in zip(variables, in_shapes)]
+        matrix = np.concatenate(parts, axis=1) if parts else np.zeros((n_rows, 0))
+        for label, r in zip(_element_labels(o, s), matrix):
+            cells = [format_value(x) for x in r]
+            plain.append(" ".join(cells))
+            table_rows.append((label, *cells))
+    return Report(data, plain, expression, ("", *columns), table_rows, [f"mode: {mode}"] if mode else [])
+
+
+def nothing_to_differentiate(expression: str) -> str:
+    return f"{expression} has no free variables: there is nothing to differentiate (its derivative is 0)"
 
 
 def to_json(report: Report) -> str:

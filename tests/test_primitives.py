@@ -233,6 +233,12 @@ ROWS: list[Row] = [
             ("x", 4, lambda x: sp.polygamma(3, x)),
         ),
     ),
+    Row(  # below a where, cotangent·partial is mul0: the branch not taken stays exactly 0
+        "mul0",
+        "where(c > 0, sin(x) * y, exp(x * y))",
+        pts(lambda c, x, y: abs(c) > 0.05, c=u(-1, 1), **_xy),
+        lambda c, x, y: np.where(re(c) > 0, np.sin(x) * y, np.exp(x * y)),
+    ),
     Row("unbroadcast", "x * y", pts(x=u(-2, 2), y=u(-2, 2, (3,))), lambda x, y: x * y),  # scalar · vector
     Row("broadcast_like", "sum(sin(x))", pts(x=u(-3, 3, (3,))), lambda x: np.sum(np.sin(x))),
     Row("size_of", "mean(exp(x))", pts(x=u(-2, 2, (2, 2))), lambda x: np.mean(np.exp(x))),
