@@ -76,6 +76,33 @@ class Expression:
     def tape(self) -> Tape:
         return self.lowered.tape
 
+    def elements(self, point: Mapping[str, np.ndarray]) -> Expression:
+        """The program with every array-valued output split into its elements (labels out[i, j]), so a
+        tool that compares scalar outputs (check) sees the whole Jacobian, not only its column sums."""
+        shapes = self.specialised(point).shapes
+        assert shapes is not None
+        tape = self.tape.copy()
+        outputs: list[int] = []
+        labels: list[str] = []
+        for o, label in zip(self.lowered.outputs, self.output_names):
+            shape = tuple(shapes[o])
+            for idx in np.ndindex(*shape):
+                ref = o
+                for i in idx:
+                    ref = tape.emit("index", (ref,), param=int(i))
+                outputs.append(ref)
+                labels.append(f"{label}[{', '.join(map(str, idx))}]" if shape else label)
+        from dataclasses import replace
+
+        return Expression(self.source, replace(self.lowered, tape=tape, outputs=tuple(outputs), output_names=tuple(labels)))
+
+    def output(self, k: int) -> Expression:
+        """The program with output k alone (same tape and free variables): for tools that take one output."""
+        from dataclasses import replace
+
+        lowered = replace(self.lowered, outputs=(self.lowered.outputs[k],), output_names=(self.output_names[k],))
+        return Expression(self.source, lowered)
+
     # -- points ---------------------------------------------------------------
 
     def bind(self, at: Point | None = None) -> dict[str, np.ndarray]:

@@ -365,13 +365,13 @@ class Results:
 
 
 def column_name(key: Key, outputs: int) -> str:
-    """value, d_x, d2_x_y for one output; value_2, d2_x (output 2), d2_x_y (Hessian) for several."""
+    """value, d_x, d2_x_y for one output; value_2, d2_x (output 2's gradient), d2_2_x_y (its Hessian) for several."""
     kind, k, a, b = key
     if kind == "value":
         return "value" if outputs == 1 else f"value_{k + 1}"
     if kind == "grad":
         return f"d_{a}" if outputs == 1 else f"d{k + 1}_{a}"
-    return f"d2_{a}_{b}"
+    return f"d2_{a}_{b}" if outputs == 1 else f"d2_{k + 1}_{a}_{b}"
 
 
 def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None) -> Results:
@@ -387,14 +387,14 @@ def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None
 
 
 def _labels(expr: Expression, kind: str, names: list[str]) -> list[Key]:
-    """Every output's value; then the gradient of each output, or the Hessian of the last one."""
+    """Every output's value; then the gradient (Jacobian block) or the Hessian of each output."""
     outs = range(len(expr.output_names))
     value: list[Key] = [("value", k, None, None) for k in outs]
     if kind == "eval":
         return value
     if kind in ("diff", "jacobian"):
         return value + [("grad", k, v, None) for k in outs for v in names]
-    return value + [("hess", len(outs) - 1, a, b) for a in names for b in names]
+    return value + [("hess", k, a, b) for k in outs for a in names for b in names]
 
 
 def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[str], n: int) -> Results:
@@ -420,18 +420,19 @@ def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[s
     else:
         # Each Hessian entry: forward mode over the reverse gradient, seeded along one variable at a time.
         vals = evaluate.run(expr.specialised(point), point, list(expr.lowered.outputs), on_domain="nan", violations=violations)
-        tape, grads, tangents = expr.hessian_tape(point, tuple(names), len(outs) - 1)
         out_values = [np.broadcast_to(v, (n,)) for v in vals]
-        cols: dict[tuple[str, str], np.ndarray] = {}
-        for b in names:
-            inputs: dict = dict(point)
-            for v in names:
-                inputs[("tangent", 1, v)] = np.zeros(n) if v != b else np.ones(n)
-            live = [t for t in tangents if t is not None]
-            got = iter(evaluate.run(tape, inputs, live, on_domain="nan")) if live else iter(())
-            for a, t in zip(names, tangents):
-                cols[(a, b)] = np.broadcast_to(next(got), (n,)) if t is not None else np.zeros(n)
-        out_values += [cols[(a, b)] for a in names for b in names]
+        for k in outs:
+            tape, grads, tangents = expr.hessian_tape(point, tuple(names), k)
+            cols: dict[tuple[str, str], np.ndarray] = {}
+            for b in names:
+                inputs: dict = dict(point)
+                for v in names:
+                    inputs[("tangent", 1, v)] = np.zeros(n) if v != b else np.ones(n)
+                live = [t for t in tangents if t is not None]
+                got = iter(evaluate.run(tape, inputs, live, on_domain="nan")) if live else iter(())
+                for a, t in zip(names, tangents):
+                    cols[(a, b)] = np.broadcast_to(next(got), (n,)) if t is not None else np.zeros(n)
+            out_values += [cols[(a, b)] for a in names for b in names]
     undefined = _undefined_rows(violations, out_values[: len(outs)], n)
     return Results(labels, [np.array(v, dtype=float) for v in out_values], undefined)
 
@@ -479,15 +480,18 @@ def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names:
     outs = range(len(expr.output_names))
     if kind == "eval":
         return list(expr.values(point))
-    if kind in ("diff", "jacobian"):
+    if kind == "diff":
         values, grads = [], []
         for k in outs:
             v, g = expr.value_and_gradient(point, names, "reverse", k)
             values.append(v)
             grads += [g[name] for name in names]
         return values + grads
-    h = expr.hessian(point, names)
-    return list(expr.values(point)) + [h[a][b] for a in names for b in names]
+    if kind == "jacobian":
+        jac = expr.jacobian(point, names)
+        return list(expr.values(point)) + [jac[o][name] for o in expr.output_names for name in names]
+    hs = expr.hessians(point, names)
+    return list(expr.values(point)) + [hs[o][a][b] for o in expr.output_names for a in names for b in names]
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -516,8 +520,8 @@ def _csv_line(cells: list[str]) -> str:
 class Writer:
     """CSV (header once) or JSON Lines, flushed after every chunk."""
 
-    def __init__(self, out: IO[str], fmt: str, expr: Expression) -> None:
-        self.out, self.fmt, self.expr = out, fmt, expr
+    def __init__(self, out: IO[str], fmt: str, expr: Expression, kind: str = "diff") -> None:
+        self.out, self.fmt, self.expr, self.kind = out, fmt, expr, kind
         self.header_done = False
         self.extra_names: list[str] = []
 
@@ -555,7 +559,8 @@ class Writer:
         for r in range(n):
             point = {v: json_value(chunk.columns[v][r]) for v in self.expr.variables}
             obj: dict[str, Any] = {"point": point}
-            obj.update(_schema([(key, json_value(col[r])) for key, col in zip(results.keys, results.values)], self.expr))
+            cells = [(key, json_value(col[r])) for key, col in zip(results.keys, results.values)]
+            obj.update(_schema(cells, self.expr, self.kind))
             if chunk.extra[r]:
                 obj["columns"] = chunk.extra[r]
             if results.undefined[r]:
@@ -566,27 +571,29 @@ class Writer:
         self.out.write("\n".join(lines) + ("\n" if lines else ""))
 
 
-def _schema(cells: list[tuple[Key, Any]], expr: Expression) -> dict[str, Any]:
-    """A row's cells arranged in SPEC §3's JSON shape: value, then gradient / jacobian / hessian."""
+def _schema(cells: list[tuple[Key, Any]], expr: Expression, command: str = "diff") -> dict[str, Any]:
+    """A row's cells arranged as the command's own JSON at one point: value, then gradient / jacobian / hessian."""
     outs = expr.output_names
     single = len(outs) == 1
     out: dict[str, Any] = {}
     values = {k: v for (kind, k, _, _), v in cells if kind == "value"}
     out["value"] = values[0] if single else {outs[k]: v for k, v in values.items()}
+    if not single or command == "jacobian":
+        out["outputs"] = list(outs)
     grads = [(k, a, v) for (kind, k, a, _), v in cells if kind == "grad"]
-    if grads and single:
+    if command == "diff" and single:
         out["gradient"] = {a: v for _, a, v in grads}
-    elif grads:
+    elif command in ("diff", "jacobian"):
         jac: dict[str, dict[str, Any]] = {o: {} for o in outs}
         for k, a, v in grads:
             jac[outs[k]][a] = v  # type: ignore[index]
         out["jacobian"] = jac
-    hess = [(a, b, v) for (kind, _, a, b), v in cells if kind == "hess"]
-    if hess:
-        table: dict[str, dict[str, Any]] = {}
-        for a, b, v in hess:
-            table.setdefault(a, {})[b] = v  # type: ignore[index]
-        out["hessian"] = table
+    if command == "hessian":
+        tables: list[dict[str, dict[str, Any]]] = [{} for _ in outs]
+        for (kind, k, a, b), v in cells:
+            if kind == "hess":
+                tables[k].setdefault(a, {})[b] = v  # type: ignore[index]
+        out["hessian"] = tables[0] if single else dict(zip(outs, tables))
     return out
 
 

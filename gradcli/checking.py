@@ -121,8 +121,9 @@ def check(
         if name not in point:
             raise UsageError(f"--wrt {name}: {name} is not a variable of the expression")
 
-    for k in range(len(expr.output_names)):
-        expr.evaluate(point, k)  # a domain error at the point is the user's to see first
+    sizes = [np.size(expr.evaluate(point, k)) for k in range(len(expr.output_names))]  # domain errors first
+    if any(np.ndim(expr.evaluate(point, k)) for k in range(len(sizes))) and sum(sizes) <= MAX_SPLIT_OUTPUT:
+        expr = expr.elements(point)  # every element of an array output on its own: the whole Jacobian
     singular = find_singularities(expr, point)
     notes: list[str] = []
     if method == "complex":
@@ -174,10 +175,13 @@ def check(
     return CheckResult(ok, method, order, rtol, atol, rows, steps, singular, notes, projection_seed)
 
 
+MAX_SPLIT_OUTPUT = 100  # array outputs up to this many elements are checked element by element
+
+
 def _row_name(label: str, target: tuple[str, ...], text: str, order: int) -> str:
     if order == 1:
         return f"{label}{text}" if label else text
-    return f"{label}d2/d{target[0]}d{text}"
+    return f"d2{label[1:-1]}/d{target[0]}d{text}" if label else f"d2/d{target[0]}d{text}"
 
 
 def _row(name: str, ad: float, est: Estimate, rtol: float, atol: float) -> Row:

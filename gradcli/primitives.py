@@ -409,6 +409,13 @@ def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tupl
     return tuple(op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args))
 
 
+def _index_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+    """x[k]'s cotangent back into x: g at row k, zeros elsewhere (a vector literal of rows)."""
+    (x,) = args
+    zero = _zeros(ans)
+    return (op.stack(*(g if j == param else zero for j in range(x.shape[0]))),)
+
+
 def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x^y, with numpy's fast paths for the common constant exponents (x² is a square, not a pow)."""
     if np.ndim(y) == 0 and not np.iscomplexobj(y):
@@ -858,7 +865,16 @@ def _table() -> list[Primitive]:
             internal=True,
         ),
         P("size_of", 1, lambda x: np.asarray(float(np.size(x))), _zero(1), shape=scalar, internal=True),
-        P("index", 1, lambda x, k: x[k], jvp=_linear_jvp("index", (0,)), shape=_index_shape, uses_param=True, internal=True),
+        P(
+            "index",
+            1,
+            lambda x, k: x[k],
+            jvp=_linear_jvp("index", (0,)),
+            vjp=_index_vjp,
+            shape=_index_shape,
+            uses_param=True,
+            internal=True,
+        ),
         P(
             "matmul_grad_a",
             3,

@@ -368,8 +368,21 @@ def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, explanation: list[str] | None) -> Report:
-    """`trace`: one row per tape instruction — operation, value, local partials, adjoint or tangents."""
+    """`trace`: one row per tape instruction — operation, value, local partials, adjoint or tangents.
+
+    JSON, one output: {"expression", "point", "mode", "rows": [{"name", "op", "expression", "source",
+    "value", "partials": [{"wrt", "formula", "value"}], and "adjoint": v (reverse) or "tangents":
+    {seed: t} (forward)}], and "gradient": {var: g} (reverse) or "seeds": {seed: {var: d}} (forward)}.
+
+    Several outputs: the same object covering all of them, with "outputs": [label, …] (program order)
+    after "mode"; each row also has "outputs": [the labels of the outputs it is] (usually []; `x, x`
+    makes one row two outputs); in reverse mode each row's "adjoint" is {label: ∂label/∂row} and
+    "gradient" is {label: {var: g}}, every output a key. Tangents are per seed direction already, so
+    forward mode keeps its shape. Plain and table output: one adjoint column per output, then the
+    outputs' rows and a gradient line per output below the table.
+    """
     reverse = t.mode == "reverse"
+    several = len(t.outputs) > 1
     labels = list(t.seeds) if not reverse else []
     rows_json = []
     table_rows = []
@@ -382,8 +395,11 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
             "value": json_value(r.value),
             "partials": [{"wrt": p.wrt, "formula": p.formula, "value": json_value(p.value)} for p in r.partials],
         }
+        if several:
+            item["outputs"] = list(r.outputs)
         if reverse:
-            item["adjoint"] = json_value(r.adjoint)
+            adjoints = {label: json_value(r.adjoints[label]) for label in t.outputs}
+            item["adjoint"] = adjoints if several else adjoints[t.outputs[0]]
         else:
             item["tangents"] = {label: json_value(v) for label, v in r.tangents.items()}
         rows_json.append(item)
@@ -391,25 +407,37 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
             f"∂/∂{p.wrt} = {p.formula}" + ("" if p.formula == format_value(p.value) else f" = {format_value(p.value)}")
             for p in r.partials
         )
-        lhs = r.name if r.op == "input" else f"{r.name} = {r.expression}"
+        lhs = r.name if r.op in ("input", "const") else f"{r.name} = {r.expression}"
         cells = [lhs, format_value(r.value), partials]
-        cells += [format_value(r.adjoint)] if reverse else [format_value(r.tangents[label]) for label in labels]
+        if reverse:
+            cells += [format_value(r.adjoints[label]) for label in t.outputs]
+        else:
+            cells += [format_value(r.tangents[label]) for label in labels]
         table_rows.append(tuple(cells))
-    data: dict[str, Any] = {"expression": expression, "point": _point(point), "mode": t.mode, "rows": rows_json}
+    data: dict[str, Any] = {"expression": expression, "point": _point(point), "mode": t.mode}
+    if several:
+        data["outputs"] = list(t.outputs)
+    data["rows"] = rows_json
     if reverse:
-        data["gradient"] = {v: json_value(g) for v, g in t.gradient.items()}
+        gradients = {label: {v: json_value(g) for v, g in grad.items()} for label, grad in t.gradients.items()}
+        data["gradient"] = gradients if several else gradients[t.outputs[0]]
     else:
         data["seeds"] = {label: {v: json_value(d) for v, d in dirs.items()} for label, dirs in t.seeds.items()}
     if explanation is not None:
         data["explanation"] = explanation
-    columns = (
-        ("v", "value", "local partials", "adjoint v̄")
-        if reverse
-        else ("v", "value", "local partials", *(f"tangent ({lb})" for lb in labels))
-    )
-    footer = list(explanation or [])
     if reverse:
-        footer.append("gradient: " + ", ".join(f"d/d{v} = {format_value(g)}" for v, g in t.gradient.items()))
+        adjoint_columns = [f"adjoint v̄ ({label})" for label in t.outputs] if several else ["adjoint v̄"]
+        columns: tuple[str, ...] = ("v", "value", "local partials", *adjoint_columns)
+    else:
+        columns = ("v", "value", "local partials", *(f"tangent ({lb})" for lb in labels))
+    footer = []
+    if several:
+        footer.append("outputs: " + ", ".join(f"{label} is {row}" for label, row in zip(t.outputs, t.output_rows)))
+    footer += list(explanation or [])
+    if reverse:
+        for label, grad in t.gradients.items():
+            of = f" of {label}" if several else ""
+            footer.append(f"gradient{of}: " + ", ".join(f"d/d{v} = {format_value(g)}" for v, g in grad.items()))
     plain = _aligned([columns, *table_rows]) + footer
     return Report(data, plain, expression, columns, table_rows, [], footer)
 

@@ -145,10 +145,14 @@ class VerifyResult:
     order: int
     skip_reasons: dict[str, int] = field(default_factory=dict)
     statement: str = ""
+    outputs: tuple[str, ...] = ()  # a program with several outputs: their labels, each verified
+    output: str | None = None  # and the one the counterexample (if any) belongs to
 
     def to_json(self) -> dict[str, Any]:
         """SPEC §3's verify object; "samples" is the number of points actually compared (`checked`)."""
+        several = {"outputs": list(self.outputs), "output": self.output} if self.outputs else {}
         return {
+            **several,
             "ok": self.ok,
             "samples": self.checked,
             "max_abs_error": json_value(self.max_abs_error),
@@ -169,7 +173,13 @@ class VerifyResult:
 # -- claims -------------------------------------------------------------------
 
 
-def parse_claims(expression: Expression, claims: Sequence[str], wrt: Sequence[str] | None = None, order: int = 1) -> list[Claim]:
+def parse_claims(
+    expression: Expression,
+    claims: Sequence[str],
+    wrt: Sequence[str] | None = None,
+    order: int = 1,
+    of_output: tuple[int, int] | None = None,
+) -> list[Claim]:
     """Read `--claim` strings: `formula` (for the single variable of wrt), `x=formula`, and at order 2 `x,y=formula`.
 
     A leading `NAME=` is a key only when NAME is a variable of the expression
@@ -210,8 +220,17 @@ def parse_claims(expression: Expression, claims: Sequence[str], wrt: Sequence[st
                 f"{'is not a variable' if len(unknown) == 1 else 'are not variables'} of the expression"
                 f" (its variables: {', '.join(known) or 'none'})"
             )
-        if len(formula.lowered.outputs) != 1:
-            raise UsageError(f"the claim {raw!r} has {len(formula.lowered.outputs)} outputs; a claim is one formula")
+        k, m = of_output if of_output is not None else (0, 1)
+        if len(formula.lowered.outputs) != m:
+            got = len(formula.lowered.outputs)
+            raise UsageError(
+                f"the claim {raw!r} has {got} outputs; a claim is one formula"
+                if m == 1
+                else f"the claim {raw!r} has {got} formula(s), but the expression has {m} outputs: "
+                "give one formula per output, separated by commas, in the same order"
+            )
+        if m > 1:
+            formula = formula.output(k)
         if partial in seen:
             raise UsageError(f"two claims for {_label(partial)}: {seen[partial]!r} and {raw!r}")
         seen[partial] = raw
@@ -307,8 +326,13 @@ def verify(
     seed: int | None = 0,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    _of_output: tuple[int, int] | None = None,
 ) -> VerifyResult:
     """Compare each claimed partial with automatic differentiation at every point.
+
+    A program with several outputs is verified output by output: each claim then has one
+    formula per output, comma-separated, in order; the result is the first failing output's
+    (or, when all agree, the union of their error maxima).
 
     points are explicit (from --at); `samples` random points are added, drawn
     in `ranges` (default DEFAULT_RANGE). With neither points nor samples,
@@ -320,11 +344,15 @@ def verify(
     explicit point other than a domain error (unbound name, shapes) through.
     """
     expr = compile_expression(expression) if isinstance(expression, str) else expression
-    if len(expr.lowered.outputs) != 1:
-        raise UsageError(f"verify checks a single-output expression; this one has {len(expr.lowered.outputs)} outputs")
+    m = len(expr.lowered.outputs)
+    options: dict[str, Any] = dict(wrt=wrt, order=order, points=points, samples=samples, ranges=ranges, seed=seed)
+    if m > 1 and _of_output is None:
+        # Each output against its own formula of every claim ("2*x, 3*x^2"), at the same points.
+        results = [verify(expr.output(k), claims, **options, rtol=rtol, atol=atol, _of_output=(k, m)) for k in range(m)]
+        return _merged(results, expr.output_names)
     if not (rtol >= 0 and atol >= 0):
         raise UsageError("rtol and atol must be non-negative numbers")
-    parsed = parse_claims(expr, claims, wrt, order)
+    parsed = parse_claims(expr, claims, wrt, order, _of_output)
     wrt_names = _wrt_names(expr, wrt)
     sampled_names = _ordered_union(expr.variables, wrt_names)
     for name in ranges or {}:
@@ -377,6 +405,23 @@ def verify(
         skip_reasons=dict(checker.skip_reasons),
     )
     return _with_statement(result)
+
+
+def _merged(results: list[VerifyResult], labels: tuple[str, ...]) -> VerifyResult:
+    failing = next((k for k, r in enumerate(results) if not r.ok), None)
+    base = results[0 if failing is None else failing]
+    merged = replace(
+        base,
+        max_abs_error=max(r.max_abs_error for r in results),
+        max_rel_error=max(r.max_rel_error for r in results),
+        outputs=labels,
+        output=None if failing is None else labels[failing],
+    )
+    if failing is None:
+        statement = f"every output ({', '.join(labels)}): {base.statement}"
+    else:
+        statement = f"output {labels[failing]}: {base.statement}"
+    return replace(merged, statement=statement)
 
 
 def _finite_or_skip(value: np.ndarray, reason: str) -> None:

@@ -285,8 +285,10 @@ def test_hessian_multi_output_csv_columns_line_up(tmp_path: Path) -> None:
     path = write(tmp_path, "pts.csv", points_csv(extra_first=False))
     header, body = csv_rows(ok("hessian", "x*y, x^2 + y", "--points", path).stdout)
     got = dict(zip(header, body[0]))
-    # The single-point command's Hessian is of the last output.
-    assert num(got["d2_x_x"]) == 2 and num(got["d2_x_y"]) == 0
+    # Every output's Hessian, as the single-point command gives: d2_<output>_<a>_<b>.
+    assert [h for h in header if h.startswith("d2_")] == [f"d2_{k}_{a}_{b}" for k in (1, 2) for a in "xy" for b in "xy"]
+    assert num(got["d2_1_x_y"]) == 1 and num(got["d2_1_x_x"]) == 0
+    assert num(got["d2_2_x_x"]) == 2 and num(got["d2_2_x_y"]) == 0
 
 
 def test_diff_order_2_equals_hessian(tmp_path: Path) -> None:

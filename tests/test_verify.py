@@ -258,7 +258,7 @@ BAD: list[tuple[str, list[str], dict[str, object], type[Exception], list[str]]] 
     ("x^2", ["x=2*x", "2*x"], {}, UsageError, ["two claims"]),
     ("x^2", ["x="], {}, UsageError, ["no formula"]),
     ("x^2", ["2*x, 2"], {}, UsageError, ["2 outputs"]),
-    ("x^2, x", ["2*x"], {}, UsageError, ["single-output"]),
+    ("x^2, x", ["2*x"], {}, UsageError, ["one formula per output", "2 outputs"]),
     ("x^2", [], {}, UsageError, ["nothing to verify"]),
     ("x^2", ["2*x"], {"samples": 0}, UsageError, ["no points"]),
     ("x^2", ["2*x"], {"ranges": {"y": (0, 1)}}, UsageError, ["range", "y"]),
