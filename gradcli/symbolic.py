@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,22 +26,36 @@ from .tape import Tape
 @dataclass
 class Formulas:
     bindings: list[tuple[str, str]]  # (name, formula) shared sub-expressions, in order
-    derivatives: dict[str, str]  # variable → formula
+    derivatives: dict[str, Any]  # variable → formula; with several outputs, label → variable → formula
+    outputs: tuple[str, ...] = ()  # the labels, when the program has several outputs (each differentiated)
 
 
 def derivative_formulas(
-    expr: Expression, point: Mapping[str, np.ndarray] | None, wrt: Sequence[str] | None, latex: bool = False, output: int = -1
+    expr: Expression,
+    point: Mapping[str, np.ndarray] | None,
+    wrt: Sequence[str] | None,
+    latex: bool = False,
+    output: int | None = None,
 ) -> Formulas:
+    """The gradient of one output (`output`), or of every output (None), sharing bindings between them."""
     names = tuple(wrt) if wrt else expr.variables
     shapes = {v: (np.shape(point[v]) if point and v in point else ()) for v in expr.variables}
-    out_index = range(len(expr.output_names))[output]
+    outs = list(range(len(expr.output_names))) if output is None else [range(len(expr.output_names))[output]]
     tape = derivatives.prepare(expr.specialised(shapes_point(shapes)), shapes)
     tape.tidy = True  # gather constants: a formula is read, not evaluated a million times
     idx = [tape._index.get(("var", n)) for n in names]
     present = [i for i in idx if i is not None]
-    refs = dict(zip(present, derivatives.grad(tape, expr.lowered.outputs[out_index], present)))
-    roots = {n: refs.get(i) if i is not None else None for n, i in zip(names, idx)}
-    return _print(tape, roots, latex)
+    roots: dict[Hashable, int | None] = {}
+    for k in outs:
+        refs = dict(zip(present, derivatives.grad(tape, expr.lowered.outputs[k], present)))
+        for n, i in zip(names, idx):
+            roots[(k, n)] = refs.get(i) if i is not None else None
+    printed = _print(tape, roots, latex)
+    if len(outs) == 1:
+        return Formulas(printed.bindings, {n: f for (_, n), f in printed.derivatives.items()})
+    labels = tuple(expr.output_names[k] for k in outs)
+    nested = {label: {n: printed.derivatives[(k, n)] for n in names} for k, label in zip(outs, labels)}
+    return Formulas(printed.bindings, nested, labels)
 
 
 def shapes_point(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -48,7 +63,7 @@ def shapes_point(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]
     return {v: np.zeros(s) for v, s in shapes.items()}
 
 
-def _print(tape: Tape, roots: Mapping[str, int | None], latex: bool) -> Formulas:
+def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas:
     live = [r for r in roots.values() if r is not None]
     needed = set(live)
     uses: dict[int, int] = {}

@@ -233,6 +233,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("diff", ["diff", "x*y", "--symbolic"], 0),
     ("diff", ["diff", "sin(x*y)*exp(x*y)", "--symbolic"], 0),
     ("diff", ["diff", "x*y", "--symbolic", "--wrt", "x"], 0),
+    ("diff", ["diff", "sin(x*y), cos(x*y)", "--symbolic"], 0),
     # hessian
     ("hessian", ["hessian", "cos(x*y)", A, "x=1,y=2"], 0),
     ("hessian", ["hessian", "cos(x*y), sin(x*y)", A, "x=1,y=2"], 0),
