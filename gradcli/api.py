@@ -366,7 +366,10 @@ class Expression:
             inputs = {**point, ("cotangent", output): cot.reshape(out_shape)}
             for row, got in zip(rows, self._run_with_zeros(tape, inputs, refs, in_shapes)):
                 row.append(got)
-        return {n: np.stack(r).reshape(out_shape + t) for n, r, t in zip(names, rows, in_shapes)}
+        blocks = {}
+        for n, r, t in zip(names, rows, in_shapes):
+            blocks[n] = np.stack(r).reshape(out_shape + t) if r else np.zeros(out_shape + t)  # size 0: no rows
+        return blocks
 
     # -- second and higher derivatives ------------------------------------------
 

@@ -143,7 +143,7 @@ def _batch(
         chunks, probe = batch.chunks_from(points, free, skip_bad, stats)
         total = None
     chunks = batch.with_fixed(chunks, fixed)
-    writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr)
+    writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     with _progress(total, probe) as advance:
         batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
     _batch_warnings(stats)
@@ -402,7 +402,11 @@ def trace_cmd(
     explain: Annotated[bool, typer.Option("--explain", help="Also spell out the chain-rule steps in words.")] = False,
     format: Fmt = Format.auto,
 ) -> None:
-    """The evaluation trace: each tape instruction with its value, local partials and adjoint (or tangent)."""
+    """The evaluation trace: each tape instruction with its value, local partials and adjoint (or tangent).
+
+    With several outputs ("f, g"): the rows of every output, shared ones once, and one adjoint column and
+    one gradient per output.
+    """
 
     def body() -> None:
         from .points import parse_at
@@ -443,7 +447,10 @@ def graph_cmd(
     ] = GraphFormat.tree,
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
-    """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn."""
+    """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn.
+
+    With several outputs ("f, g") every output is a root, marked with its label, and each gradient is given per output.
+    """
 
     def body() -> None:
         from .graph import build, render
@@ -464,7 +471,13 @@ def graph_cmd(
 
                 raise UsageError(f"--format {format.value} is binary: write it to a file with -o FILE")
             if format is GraphFormat.tree:
-                _print_tree(data)
+                trees: list[list[str]] = []  # one tree per output: each starts at depth 0
+                for line in data.splitlines(keepends=True):
+                    if not trees or not line.startswith(" "):
+                        trees.append([])
+                    trees[-1].append(line)
+                for lines in trees:
+                    _print_tree("".join(lines))
             else:
                 typer.echo(data, nl=False)
         else:

@@ -196,6 +196,8 @@ def jacobian_report(
             cells = [format_value(x) for x in r]
             plain.append(" ".join(cells))
             table_rows.append((label, *cells))
+    if not columns:  # no variables: nothing to differentiate, so the values
+        plain = base.plain
     return Report(data, plain, expression, ("", *columns), table_rows, [f"mode: {mode}"] if mode else [])
 
 
@@ -425,34 +427,42 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
         data["seeds"] = {label: {v: json_value(d) for v, d in dirs.items()} for label, dirs in t.seeds.items()}
     if explanation is not None:
         data["explanation"] = explanation
+    from .trace import short_labels
+
+    short = short_labels(t.outputs)  # a long label is #k in the headers, spelled out once below the table
     if reverse:
-        adjoint_columns = [f"adjoint v̄ ({label})" for label in t.outputs] if several else ["adjoint v̄"]
+        adjoint_columns = [f"adjoint v̄ ({s})" for s in short] if several else ["adjoint v̄"]
         columns: tuple[str, ...] = ("v", "value", "local partials", *adjoint_columns)
     else:
         columns = ("v", "value", "local partials", *(f"tangent ({lb})" for lb in labels))
     footer = []
     if several:
-        footer.append("outputs: " + ", ".join(f"{label} is {row}" for label, row in zip(t.outputs, t.output_rows)))
+        named = [label if s == label else f"{s} = {label}" for s, label in zip(short, t.outputs)]
+        footer.append("outputs: " + ", ".join(f"{n} is {row}" for n, row in zip(named, t.output_rows)))
     footer += list(explanation or [])
     if reverse:
-        for label, grad in t.gradients.items():
-            of = f" of {label}" if several else ""
+        for s, grad in zip(short, t.gradients.values()):
+            of = f" of {s}" if several else ""
             footer.append(f"gradient{of}: " + ", ".join(f"d/d{v} = {format_value(g)}" for v, g in grad.items()))
     plain = _aligned([columns, *table_rows]) + footer
     return Report(data, plain, expression, columns, table_rows, [], footer)
 
 
 def symbolic_report(expression: str, formulas: Any) -> Report:
-    """`diff --symbolic`: the derivative formulas, shared parts bound first."""
-    data = {
-        "expression": expression,
-        "bindings": [{"name": n, "formula": f} for n, f in formulas.bindings],
-        "derivative": dict(formulas.derivatives),
-    }
-    single = len(formulas.derivatives) == 1 and not formulas.bindings
+    """`diff --symbolic`: the derivative formulas, shared parts bound first; every output's, for several."""
+    data: dict[str, Any] = {"expression": expression}
+    if formulas.outputs:
+        data["outputs"] = list(formulas.outputs)
+    data["bindings"] = [{"name": n, "formula": f} for n, f in formulas.bindings]
+    data["derivative"] = dict(formulas.derivatives)
+    if formulas.outputs:
+        entries = [(f"d({o})/d{v}", f) for o, row in formulas.derivatives.items() for v, f in row.items()]
+    else:
+        entries = [(f"d/d{v}", f) for v, f in formulas.derivatives.items()]
+    single = len(entries) == 1 and not formulas.bindings
     lines = [f"{n} = {f}" for n, f in formulas.bindings]
-    lines += list(formulas.derivatives.values()) if single else [f"d/d{v} = {f}" for v, f in formulas.derivatives.items()]
-    rows = [(n, f) for n, f in formulas.bindings] + [(f"d/d{v}", f) for v, f in formulas.derivatives.items()]
+    lines += [entries[0][1]] if single else [f"{k} = {f}" for k, f in entries]
+    rows = [(n, f) for n, f in formulas.bindings] + entries
     return Report(data, lines, expression, ("", "formula"), rows)
 
 

@@ -41,6 +41,13 @@ EXPRESSIONS: list[tuple[str, list[str]]] = [
     ("x^2 + pi*x", ["x=0.5"]),
     ("sum(x^2)", ["x=[1,2,3,4,5,6,7,8,9,10,11,12,13]"]),
     ("where(x > 0, x, -x) + max(x, y)/hypot(x, y)", ["x=-0.5,y=2"]),
+    # several outputs: every one a root
+    ("x*y, x+y", []),
+    ("x*y, x+y", ["x=1,y=2"]),
+    ("a = sin(x); a*a, a + y, x", ["x=0.7,y=0.3"]),
+    ("x, x", []),
+    ("x, x, x*y", ["x=1,y=2"]),
+    ("2, x*y, x*y", ["x=1,y=3"]),
 ]
 
 EXPRESSION_IDS = [f"{Path(src).stem if src.startswith('@') else src}{'-at' if at else ''}" for src, at in EXPRESSIONS]
@@ -65,6 +72,7 @@ DOT_GRAD = re.compile(r'^  (n\d+) -> (n\d+) \[style=dashed, .*label="((?:[^"\\]|
 MERMAID_NODE = re.compile(r'^  (n\d+)(\[|\(\(|\[/)"(.*)"(\]|\)\)|/\])$')
 MERMAID_EDGE = re.compile(r"^  (n\d+) --> (n\d+)$")
 MERMAID_GRAD = re.compile(r'^  (n\d+) -\. "(.*)" \.-> (n\d+)$')
+MERMAID_CLASS = re.compile(r"^  class ((?:n\d+,)*n\d+) output$")
 
 
 def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]], list[tuple[str, str, str]]]:
@@ -99,6 +107,8 @@ def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str]], lis
             edges.append((m[1], m[2]))
         elif m := MERMAID_GRAD.match(line):
             grads.append((m[1], m[3], m[2]))
+        elif line == "  classDef output stroke-width:3px" or MERMAID_CLASS.match(line):
+            pass  # several outputs: the output nodes drawn bold
         else:
             raise AssertionError(f"unexpected Mermaid line {line!r}")
     return nodes, edges, grads
@@ -327,7 +337,7 @@ def test_large_graph_renders_with_short_labels(tmp_path: Path, fmt: str, with_po
     g = build(expr, expr.bind(dict(part.split("=") for part in BIG_AT.split(","))) if with_point else None)
     assert len(g.nodes) == 199
     for n in g.nodes:
-        for text in (n.label, n.value or "", n.adjoint or ""):
+        for text in (n.label, n.value or "", *n.adjoints.values()):
             assert len(text) <= LABEL_LIMIT
     if fmt == "dot":
         nodes, _, grads = parse_dot(target.read_text(encoding="utf-8"))
@@ -342,7 +352,7 @@ def test_large_graph_renders_with_short_labels(tmp_path: Path, fmt: str, with_po
 
 def test_array_values_stay_short() -> None:
     g = graph_of("sum(x^2)", {"x": list(range(100))})
-    labels = [(n.label, n.value, n.adjoint) for n in g.nodes]
+    labels = [(n.label, n.value, n.adjoints.get("sum(x^2)")) for n in g.nodes]
     assert ("x", "<100 array>", "<100 array>") in labels
     assert all(len(v or "") <= 32 for _, v, _ in labels)
     assert "value 328350" in to_dot(g)  # the sum of squares 0..99
@@ -359,3 +369,161 @@ def test_partial_point_is_not_an_internal_error() -> None:
     result = run("graph", "x*y", "--at", "x=1")
     assert "internal error" not in result.stderr
     assert result.exit_code in (0, 2, 3)
+
+
+# -- several outputs --------------------------------------------------------------------------------------
+
+
+def test_multi_tree_has_every_output_as_a_root() -> None:
+    result = run("graph", "x*y, x+y", "--format", "tree")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "v1 *  [output x*y]",
+        "  x",
+        "  y",
+        "v2 +  [output x+y]",
+        "  x",
+        "  y",
+    ]
+
+
+def test_multi_tree_shares_nodes_across_outputs() -> None:
+    lines = tree_lines(graph_of("a = sin(x); a*a, a + y, x"))
+    assert lines == [
+        (0, "v2 *  [output a*a]"),
+        (1, "v1 sin"),
+        (2, "x"),
+        (1, "v1 sin  (shared, shown above)"),
+        (0, "v3 +  [output a + y]"),
+        (1, "v1 sin  (shared, shown above)"),
+        (1, "y"),
+        (0, "x  [output x]"),
+    ]
+
+
+def test_multi_tree_with_values_gives_each_outputs_gradient() -> None:
+    result = run("graph", "x*y, x+y", "--at", "x=1,y=2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "*  = 2  grad 1 (x*y)  [output x*y]",
+        "  x  = 1  grad 2 (x*y), 1 (x+y)",
+        "  y  = 2  grad 1 (x*y), 1 (x+y)",
+        "+  = 3  grad 1 (x+y)  [output x+y]",
+        "  x  = 1  grad 2 (x*y), 1 (x+y)",
+        "  y  = 2  grad 1 (x*y), 1 (x+y)",
+    ]
+
+
+def test_duplicate_outputs_stay_two() -> None:
+    g = graph_of("x, x")
+    assert g.outputs == [("x", "n0"), ("x#2", "n0")]
+    assert tree_lines(g) == [(0, "x  [output x]"), (0, "x  [output x#2]")]
+    nodes, _, _ = parse_dot(to_dot(g))
+    assert nodes == {"n0": "x\\noutputs x, x#2"}
+    assert '  n0 [label="x\\noutputs x, x#2", shape=box, style="bold"];' in to_dot(g)
+    g = graph_of("x*y, x*y", {"x": 2, "y": 3})
+    (node,) = [n for n in g.nodes if n.kind == "op"]
+    assert node.outputs == ["x*y", "x*y#2"]
+    assert node.adjoints == {"x*y": "1", "x*y#2": "1"}
+    assert [text for _, text in tree_lines(g) if "[output" in text] == [
+        "*  = 6  grad 1 (x*y), 1 (x*y#2)  [output x*y]",
+        "*  = 6  grad 1 (x*y), 1 (x*y#2)  [output x*y#2]  (shared, shown above)",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid"])
+def test_multi_every_output_node_is_marked(fmt: str) -> None:
+    result = run("graph", "a = sin(x); a*a, a + y", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    nodes, edges, grads = (parse_dot if fmt == "dot" else parse_mermaid)(result.stdout)
+    sep = "\\n" if fmt == "dot" else "<br/>"
+    assert sorted(nodes.values()) == sorted(["x", "y", "v1 sin", f"v2 *{sep}output a*a", f"v3 +{sep}output a + y"])
+    assert len(edges) == 5 and not grads  # sin feeds * twice and + once: one node
+    ids = {label.split(sep)[0]: n for n, label in nodes.items()}
+    if fmt == "dot":
+        assert f'  {ids["v2 *"]} [label="v2 *\\noutput a*a", shape=ellipse, style="bold"];' in result.stdout
+        assert f'  {ids["v3 +"]} [label="v3 +\\noutput a + y", shape=ellipse, style="bold"];' in result.stdout
+        assert result.stdout.count('style="bold"') == 2
+    else:
+        assert result.stdout.endswith(f"  classDef output stroke-width:3px\n  class {ids['v2 *']},{ids['v3 +']} output\n")
+
+
+def test_single_output_is_not_marked() -> None:
+    for fmt in ("dot", "mermaid", "tree"):
+        text = run("graph", SHARED, "--at", "x=1", "--format", fmt).stdout
+        assert "output" not in text and "classDef" not in text
+    assert run("graph", SHARED, "--format", "dot").stdout.count('style="bold"') == 1
+
+
+MULTI_POINTS = [
+    ("x*y, x+y", {"x": 1.0, "y": 2.0}),
+    ("a = sin(x); a*a, a + y, x", {"x": 0.7, "y": 0.3}),
+    ("log(x1) + x1*x2 - sin(x2), x1*x2, x2", {"x1": 2.0, "x2": 5.0}),
+]
+
+
+@pytest.mark.parametrize(("source", "point"), MULTI_POINTS, ids=[s for s, _ in MULTI_POINTS])
+def test_multi_adjoints_are_each_outputs_gradient(source: str, point: dict[str, float]) -> None:
+    """Each input node carries, per output, what Expression.gradient(point, output=k) gives alone."""
+    g = graph_of(source, point)
+    expr = gradcli.compile(source)
+    labels = list(expr.output_names)
+    assert [label for label, _ in g.outputs] == labels
+    inputs = {n.label: n for n in g.nodes if n.kind == "input"}
+    for k, label in enumerate(labels):
+        for v, grad in gradcli.compile(source).gradient(point, output=k).items():
+            if v in inputs and label in inputs[v].adjoints:
+                assert inputs[v].adjoints[label] == compact(np.asarray(grad)), (label, v)
+            else:  # the output doesn't depend on v
+                assert float(grad) == 0.0, (label, v)
+    by_id = {n.id: n for n in g.nodes}
+    for label, nid in g.outputs:
+        assert by_id[nid].adjoints[label] == "1"  # each sweep's seed
+        assert label in by_id[nid].outputs
+    # What each edge carries back for output k sums, into each input, to that input's adjoint for k.
+    for label in labels:
+        into: dict[str, float] = {}
+        for a, _, carried in g.edges:
+            if by_id[a].kind == "input" and label in carried:
+                into[a] = into.get(a, 0.0) + float(carried[label])
+        for nid, total in into.items():
+            assert total == pytest.approx(float(by_id[nid].adjoints[label]), rel=1e-5)
+
+
+def test_multi_gradient_edges_carry_one_number_per_output() -> None:
+    result = run("graph", "x*y, x+y", "--at", "x=1,y=2", "--format", "dot")
+    assert result.exit_code == 0, result.output
+    nodes, edges, grads = parse_dot(result.stdout)
+    assert sorted((b, a) for a, b in edges) == sorted((a, b) for a, b, _ in grads)
+    assert sorted(label for _, _, label in grads) == ["1 (x*y)", "1 (x+y)", "1 (x+y)", "2 (x*y)"]
+    assert nodes["n0"] == "x\\nvalue 1\\ngrad 2 (x*y)\\ngrad 1 (x+y)"
+    # An edge that carries something back for two outputs lists both.
+    g = graph_of("a = x*y; a, a + x", {"x": 1, "y": 2})
+    (mul,) = [n.id for n in g.nodes if n.label == "*"]
+    carried = {(a, b): c for a, b, c in g.edges}
+    assert carried[("n0", mul)] == {"a": "2", "a + x": "2"}
+    mermaid = to_mermaid(g)
+    assert f'  {mul} -. "2 (a)<br/>2 (a + x)" .-> n0' in mermaid
+
+
+def test_multi_long_labels_are_numbered() -> None:
+    long = " + ".join(f"x*{k}" for k in range(1, 12))
+    g = graph_of(f"x*y, {long}", {"x": 1, "y": 2})
+    dot = to_dot(g)
+    assert "grad 66 (#2)" in dot and "grad 2 (x*y)" in dot
+    assert "output #2: x*1 + x*2 + x*3 + x*4 + x*5 + x*6 + x*7…" in dot
+    assert long not in dot
+
+
+def test_deep_multi_output_graph() -> None:
+    """10,000 levels of nesting beside a second output: build and every text format, no recursion."""
+    depth = 10_000
+    deep = "(" * depth + "x" + "+y)" * depth
+    expr = gradcli.compile(f"{deep}, x*y")
+    for point in (None, expr.bind({"x": 0.5, "y": 2.0})):
+        g = build(expr, point)
+        assert len(g.nodes) == depth + 3 and len(g.outputs) == 2
+        assert render(g, "dot").count('style="bold"') == 2
+        assert "class " in render(g, "mermaid")
+        roots = [text for depth_, text in tree_lines(g) if depth_ == 0]
+        assert len(roots) == 2 and roots[0].endswith(f"[output #1: {'(' * 39}…]") and roots[1].endswith("[output x*y]")

@@ -452,3 +452,241 @@ def test_cli_trace_domain_error_exit_3() -> None:
     assert result.exit_code == 3
     assert "undefined" in result.stderr
     assert "Traceback" not in result.output
+
+
+# -- several outputs ------------------------------------------------------------------------------------
+#
+# Every output is traced: its row is there, it has its own adjoint column (the reverse sweep seeded at it)
+# and its own gradient, each equal to what Expression.gradient(point, output=k) gives on its own.
+
+MULTI = [
+    Case("mul_add", "x*y, x+y", {"x": 1.0, "y": 2.0}),
+    Case("duplicate_input", "x, x", {"x": 1.5}),
+    Case("duplicate_op", "x*y, x*y", {"x": 1.5, "y": -2.0}),
+    Case("shared", "a = sin(x); a*a, a + y, x", {"x": 0.7, "y": 0.3}),
+    Case("constant_output", "2, x*y", {"x": 1.0, "y": 3.0}),
+    Case("arrays", "sum(w*x^2), w@x, x^2", {"x": [1.0, -2.0], "w": [0.5, 3.0]}),
+    Case("classic_and_part", f"{CLASSIC}, log(x1)", {"x1": 2.0, "x2": 5.0}),
+]
+
+
+@pytest.fixture(scope="module", params=MULTI, ids=[c.id for c in MULTI])
+def traced_multi(request: pytest.FixtureRequest) -> tuple[Case, Expression, dict[str, np.ndarray], Trace]:
+    case: Case = request.param
+    expr, point = compiled(case)
+    return case, expr, point, trace(expr, point, "reverse")
+
+
+def output_row(t: Trace, label: str) -> TraceRow:
+    (row,) = [r for r in t.rows if label in r.outputs]
+    return row
+
+
+def test_multi_every_output_has_a_row(traced_multi: tuple[Case, Expression, dict[str, np.ndarray], Trace]) -> None:
+    _, expr, point, t = traced_multi
+    assert t.outputs == expr.output_names and len(t.outputs) >= 2
+    assert len(t.output_rows) == len(t.outputs)
+    values = expr.values(point)
+    for k, label in enumerate(t.outputs):
+        row = output_row(t, label)
+        assert row.name == t.output_rows[k]
+        np.testing.assert_allclose(row.value, values[k], rtol=1e-14, atol=0)
+        np.testing.assert_array_equal(row.adjoints[label], np.ones(np.shape(row.value)))  # each sweep's seed
+    # Each instruction once, inputs first, then tape order.
+    assert len({r.index for r in t.rows}) == len(t.rows)
+    ops = [r for r in t.rows if r.op != "input"]
+    assert [r.index for r in ops] == sorted(r.index for r in ops)
+
+
+def test_multi_adjoints_are_each_outputs_gradient(traced_multi: tuple[Case, Expression, dict[str, np.ndarray], Trace]) -> None:
+    _, expr, point, t = traced_multi
+    rows = by_name(t)
+    assert list(t.gradients) == list(expr.output_names)
+    for k, label in enumerate(t.outputs):
+        grad = gradcli.compile(expr.text).gradient(point, output=k)  # independent of the trace's tape
+        assert set(t.gradients[label]) == set(grad)
+        for v, g in grad.items():
+            np.testing.assert_allclose(t.gradients[label][v], g, rtol=1e-13, atol=1e-15, err_msg=f"{label}: {v}")
+            np.testing.assert_allclose(rows[v].adjoints[label], g, rtol=1e-13, atol=1e-15, err_msg=f"{label}: {v}")
+        for row in t.rows:
+            assert set(row.adjoints) == set(t.outputs), row.name
+
+
+def test_multi_rows_are_the_union_of_the_single_traces(
+    traced_multi: tuple[Case, Expression, dict[str, np.ndarray], Trace],
+) -> None:
+    """Tracing output k alone gives the same rows that output depends on, with the same adjoints."""
+    _, expr, point, t = traced_multi
+    by_index = {r.index: r for r in t.rows}
+    union: set[int] = set()
+    for k, label in enumerate(t.outputs):
+        alone = trace(expr, point, "reverse", outputs=[k])
+        assert alone.outputs == (label,)
+        union |= {r.index for r in alone.rows}
+        for r in alone.rows:
+            assert label in by_index[r.index].feeds
+            np.testing.assert_allclose(by_index[r.index].adjoints[label], r.adjoint, rtol=1e-14, atol=0)
+            np.testing.assert_array_equal(by_index[r.index].value, r.value)
+        for v, g in alone.gradient.items():
+            np.testing.assert_array_equal(t.gradients[label][v], g)
+        # Rows this output doesn't depend on have adjoint 0 in its column.
+        for r in by_index.values():
+            if label not in r.feeds:
+                np.testing.assert_array_equal(r.adjoints[label], np.zeros(np.shape(r.value)))
+    assert union == set(by_index)
+
+
+def test_multi_adjoints_obey_the_chain_rule(traced_multi: tuple[Case, Expression, dict[str, np.ndarray], Trace]) -> None:
+    _, _, _, t = traced_multi
+    opaque = {n for r in t.rows if r.op != "input" and not r.partials for n in names_in(r.expression)}
+    for label in t.outputs:
+        for row in t.rows:
+            if row.name in opaque or label in row.outputs or row.op == "const":
+                continue
+            total = np.zeros(np.shape(row.value))
+            for consumer in t.rows:
+                for p in consumer.partials:
+                    if p.wrt == row.name:
+                        term = np.asarray(consumer.adjoints[label]) * np.asarray(p.value)
+                        total = total + unbroadcast(term, np.shape(row.value))
+            np.testing.assert_allclose(row.adjoints[label], total, rtol=1e-12, atol=1e-14, err_msg=f"{label}: {row.name}")
+
+
+@pytest.mark.parametrize("case", MULTI, ids=[c.id for c in MULTI])
+def test_multi_forward_has_every_output(case: Case) -> None:
+    expr, point = compiled(case)
+    rng = np.random.default_rng(3)
+    direction = {v: rng.uniform(-1, 1, np.shape(point[v])) for v in expr.variables}
+    t = trace(expr, point, "forward", {"s": direction})
+    assert t.outputs == expr.output_names
+    for k, label in enumerate(t.outputs):
+        grad = expr.gradient(point, output=k)
+        expected = sum(float(np.sum(grad[v] * direction[v])) for v in expr.variables)
+        np.testing.assert_allclose(np.sum(output_row(t, label).tangents["s"]), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_multi_explain_mentions_every_output() -> None:
+    expr = gradcli.compile("x*y, x+y")
+    point = expr.bind({"x": 1, "y": 2})
+    lines = explain(trace(expr, point))
+    assert "Backward sweep for output x*y: the output is v1; start from v1̄ = 1" in lines[0]
+    assert "The adjoints of the inputs in this sweep are the gradient of x*y: ∂(x*y)/∂x = 2, ∂(x*y)/∂y = 1" in lines
+    assert any(line.startswith("Backward sweep for output x+y: the output is v2") for line in lines)
+    assert "The adjoints of the inputs in this sweep are the gradient of x+y: ∂(x+y)/∂x = 1, ∂(x+y)/∂y = 1" in lines
+    # Each sweep only walks the rows its output depends on: x+y's sweep never uses v1.
+    start = next(k for k, line in enumerate(lines) if "output x+y" in line)
+    assert not any("v1̄" in line for line in lines[start:])
+    forward = explain(trace(expr, point, "forward"))
+    assert "The outputs' tangents along x: x*y is v1, v1̇ = 2; x+y is v2, v2̇ = 1" in forward
+    assert "The outputs' tangents along y: x*y is v1, v1̇ = 1; x+y is v2, v2̇ = 1" in forward
+
+
+GOLDEN_MULTI_PLAIN = (
+    "v           value  local partials              adjoint v̄ (x*y)  adjoint v̄ (x+y)\n"
+    "x           1                                  2                 1\n"
+    "y           2                                  1                 1\n"
+    "v1 = x*y    2      ∂/∂x = y = 2; ∂/∂y = x = 1  1                 0\n"
+    "v2 = x + y  3      ∂/∂x = 1; ∂/∂y = 1          0                 1\n"
+    "outputs: x*y is v1, x+y is v2\n"
+    "gradient of x*y: d/dx = 2, d/dy = 1\n"
+    "gradient of x+y: d/dx = 1, d/dy = 1\n"
+)
+
+
+def test_cli_multi_plain_golden() -> None:
+    """∂(xy)/∂x = y = 2, ∂(xy)/∂y = x = 1; ∂(x+y) = 1, 1 (by hand); no output dropped."""
+    result = run("trace", "x*y, x+y", "--at", "x=1,y=2", "--format", "plain")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == GOLDEN_MULTI_PLAIN
+
+
+def test_cli_multi_table_has_every_column() -> None:
+    result = run("trace", "x*y, x+y", "--at", "x=1,y=2", "--format", "table", env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "adjoint v̄ (x*y)" in result.stdout and "adjoint v̄ (x+y)" in result.stdout
+    assert "gradient of x*y: d/dx = 2, d/dy = 1" in result.stdout
+    assert "gradient of x+y: d/dx = 1, d/dy = 1" in result.stdout
+
+
+@pytest.mark.parametrize("case", MULTI, ids=[c.id for c in MULTI])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_cli_multi_json(case: Case, mode: str) -> None:
+    at = [f"{k}={json.dumps(v)}" for k, v in case.point.items()]
+    result = run("trace", case.cli_source(), *(a for item in at for a in ("--at", item)), "--mode", mode, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    expr, point = compiled(case)
+    labels = list(expr.output_names)
+    assert data["outputs"] == labels
+    rows = data["rows"]
+    # Every output is the output of exactly one row; a row may be several (x, x).
+    claimed = [label for row in rows for label in row["outputs"]]
+    assert sorted(claimed) == sorted(labels)
+    values = expr.values(point)
+    for k, label in enumerate(labels):
+        (row,) = [r for r in rows if label in r["outputs"]]
+        np.testing.assert_allclose(row["value"], values[k], rtol=1e-15)
+    if mode == "reverse":
+        assert list(data["gradient"]) == labels
+        for row in rows:
+            assert list(row["adjoint"]) == labels
+        inputs = {r["name"]: r for r in rows if r["op"] == "input"}
+        for k, label in enumerate(labels):
+            for v, g in expr.gradient(point, output=k).items():
+                np.testing.assert_allclose(data["gradient"][label][v], g, rtol=1e-15)
+                np.testing.assert_allclose(inputs[v]["adjoint"][label], g, rtol=1e-15)
+    else:
+        assert "gradient" not in data
+        for row in rows:
+            assert set(row["tangents"]) == set(data["seeds"])
+
+
+def test_cli_duplicate_outputs_stay_two() -> None:
+    result = run("trace", "x, x", "--at", "x=3", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["outputs"] == ["x", "x#2"]
+    (row,) = data["rows"]
+    assert row["outputs"] == ["x", "x#2"]
+    assert row["adjoint"] == {"x": 1, "x#2": 1}
+    assert data["gradient"] == {"x": {"x": 1}, "x#2": {"x": 1}}
+    plain = run("trace", "x*y, x*y", "--at", "x=3,y=4", "-f", "plain").stdout
+    assert "adjoint v̄ (x*y)  adjoint v̄ (x*y#2)" in plain
+    assert "outputs: x*y is v1, x*y#2 is v1" in plain
+    assert "gradient of x*y: d/dx = 4, d/dy = 3" in plain and "gradient of x*y#2: d/dx = 4, d/dy = 3" in plain
+
+
+def test_cli_single_output_json_shape_is_unchanged() -> None:
+    data = strict_json(run("trace", "x*y", "--at", "x=1,y=2", "-f", "json").stdout)
+    assert "outputs" not in data
+    assert all("outputs" not in row and not isinstance(row["adjoint"], dict) for row in data["rows"])
+    assert data["gradient"] == {"x": 2, "y": 1}
+    data = strict_json(run("trace", "x*y", "--at", "x=1,y=2", "--mode", "forward", "-f", "json").stdout)
+    assert "outputs" not in data and all("outputs" not in row for row in data["rows"])
+
+
+def test_cli_long_output_labels_are_numbered_in_headers() -> None:
+    long = " + ".join(f"x*{k}" for k in range(1, 12))
+    result = run("trace", f"x*y, {long}", "--at", "x=1,y=2", "-f", "plain")
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[0]
+    assert header.endswith("adjoint v̄ (x*y)  adjoint v̄ (#2)")
+    assert f"outputs: x*y is v1, #2 = {long} is v" in result.stdout
+    assert "gradient of #2: d/dx = 66, d/dy = 0" in result.stdout
+    data = strict_json(run("trace", f"x*y, {long}", "--at", "x=1,y=2", "-f", "json").stdout)
+    assert data["outputs"] == ["x*y", long]  # JSON always spells the label out
+    assert data["gradient"][long] == {"x": 66, "y": 0}
+
+
+def test_deep_multi_output_trace() -> None:
+    """10,000 levels of nesting in one output, another beside it: nothing recurses."""
+    depth = 10_000
+    deep = "(" * depth + "x" + "+y)" * depth
+    expr = gradcli.compile(f"{deep}, x*y")
+    point = expr.bind({"x": 0.5, "y": 2.0})
+    t = trace(expr, point)
+    assert len(t.rows) == depth + 3
+    assert t.outputs == (deep, "x*y")
+    assert float(t.gradients[deep]["y"]) == depth and float(t.gradients["x*y"]["x"]) == 2
+    assert len(explain(t)) > depth
+    assert len(trace(expr, point, "forward").rows) == depth + 3
