@@ -1,3 +1,3 @@
-from gradcli.entry import run
+from gradcli.cli.entry import run
 
 run()

@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import derivatives, evaluate
+from .engine import derivatives, evaluate
+from .engine.primitives import CONSTANTS, mixes_elements
+from .engine.tape import Tape, specialise
 from .errors import EvaluationError, UnboundError, UsageError
 from .gcpause import gc_paused
-from .lower import Lowered, lower
-from .primitives import CONSTANTS, mixes_elements
-from .syntax import parse
-from .tape import Tape, specialise
+from .language.lower import Lowered, lower
+from .language.syntax import parse
 
 Point = Mapping[str, Any]
 T = TypeVar("T")

@@ -25,8 +25,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import gradcli
-from gradcli import batch
-from gradcli.cli import app
+from gradcli.batch import stream as batch
+from gradcli.cli.app import app
 
 runner = CliRunner()
 

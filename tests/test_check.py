@@ -1,7 +1,7 @@
 """`gradcli check` (SPEC §3): correct derivatives pass under every method, planted wrong derivative
 rules are caught, the tolerance and step semantics, kinks, arrays, the JSON schema and bad input.
 
-Both the API (gradcli.checking.check) and the CLI (CliRunner on gradcli.cli.app) are exercised.
+Both the API (gradcli.tools.checking.check) and the CLI (CliRunner on gradcli.cli.app) are exercised.
 Wrong rules are planted by replacing a primitive in PRIMITIVES with `dataclasses.replace(prim,
 partials=...)`; expressions are compiled after the plant because an Expression caches its tapes.
 """
@@ -22,13 +22,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from gradcli.api import compile as compile_expr
-from gradcli.checking import PROJECT_ABOVE, CheckResult, Row, check
-from gradcli.cli import app
+from gradcli.batch.points import parse_at, read_program
+from gradcli.cli.app import app
+from gradcli.engine.numeric import METHODS, TOLERANCES
+from gradcli.engine.primitives import PRIMITIVES
+from gradcli.engine.refs import op
 from gradcli.errors import GradcliError
-from gradcli.numeric import METHODS, TOLERANCES
-from gradcli.points import parse_at, read_program
-from gradcli.primitives import PRIMITIVES
-from gradcli.tape import op
+from gradcli.tools.checking import PROJECT_ABOVE, CheckResult, Row, check
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "samples").glob("*.grad"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from gradcli.cli import app
+from gradcli.cli.app import app
 
 runner = CliRunner()
 

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
-from gradcli.graph import Graph, build, compact, render, to_dot, to_mermaid, tree_lines
+from gradcli.cli.app import app
+from gradcli.tools.graph import Graph, build, compact, render, to_dot, to_mermaid, tree_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -73,7 +73,7 @@ def test_wheel_contains_the_grammar(wheel: Path) -> None:
         assert zf.read(GRAMMAR) == (ROOT / "grammars" / "gradcli.lark").read_bytes()
         assert "gradcli/__init__.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "gradcli = gradcli.entry:run" in zf.read(entry_points).decode()
+        assert "gradcli = gradcli.cli.entry:run" in zf.read(entry_points).decode()
         assert not any(n.startswith(("tests/", "samples/", "grammars/")) for n in names), names
 
 
@@ -89,7 +89,7 @@ def test_unpacked_wheel_runs_outside_the_source_tree(wheel: Path, tmp_path: Path
         [
             sys.executable,
             "-c",
-            "import gradcli, gradcli.grammar_tables as g; print(gradcli.__file__); print(g.grammar_text()[:2])",
+            "import gradcli, gradcli.language.grammar_tables as g; print(gradcli.__file__); print(g.grammar_text()[:2])",
         ],
         work,
         env=env,

@@ -1,4 +1,4 @@
-"""The LALR driver (gradcli/lalr.py) against Lark itself, on the same grammar.
+"""The LALR driver (gradcli/language/lalr.py) against Lark itself, on the same grammar.
 
 Lark is the oracle: for valid programs both must build the identical AST (spans
 included) through the same callbacks; for invalid ones both must stop at the
@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from gradcli import grammar_tables
 from gradcli.errors import GrammarError
-from gradcli.lalr import END, ParseFailure, Token
-from gradcli.syntax import _BUILDER
+from gradcli.language import grammar_tables
+from gradcli.language.lalr import END, ParseFailure, Token
+from gradcli.language.syntax import _BUILDER
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
-from gradcli.plot import sample
+from gradcli.cli.app import app
+from gradcli.tools.plot import sample
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gradcli.cli import app
+from gradcli.cli.app import app
 
 runner = CliRunner()
 
@@ -30,8 +30,8 @@ def test_check_points_one_row_per_input_row(tmp_path: Path) -> None:
 def test_check_points_json_rows_and_a_planted_failure(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     import dataclasses
 
-    from gradcli import primitives
-    from gradcli.tape import op
+    from gradcli.engine import primitives
+    from gradcli.engine.refs import op
 
     path = write(tmp_path, "x\n0.3\n1.2\n")
     monkeypatch.setitem(

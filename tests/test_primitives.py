@@ -20,10 +20,10 @@ import pytest
 import scipy.special as sp
 
 import gradcli
-from gradcli import derivatives
 from gradcli.api import Expression
-from gradcli.primitives import PRIMITIVES
-from gradcli.tape import specialise
+from gradcli.engine import derivatives
+from gradcli.engine.primitives import PRIMITIVES
+from gradcli.engine.tape import specialise
 
 Point = dict[str, np.ndarray]
 Gen = Callable[[np.random.Generator], np.ndarray]
@@ -558,7 +558,7 @@ def test_elementwise_primitives_return_fresh_arrays(name: str) -> None:
 
 def test_in_place_evaluation_keeps_inputs_and_shared_values_intact() -> None:
     """Big batches reuse dead temporaries as output buffers; inputs, constants and values still read later stay as they were."""
-    from gradcli import evaluate
+    from gradcli.engine import evaluate
 
     f = gradcli.compile("a = x*x; b = a + 2*x; c = exp(-b) * b + a; c + sum(a)")
     x = np.linspace(-1.0, 1.0, 4096)

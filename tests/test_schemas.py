@@ -28,7 +28,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from gradcli.cli import app
+from gradcli.cli.app import app
 
 # typer.testing.CliRunner builds the Click command from the app on every invoke (~50 ms); built
 # once here and invoked through Click's runner (which Typer's wraps), the whole table runs in seconds.
@@ -37,7 +37,7 @@ runner = CliRunner()
 
 ROOT = Path(__file__).resolve().parent.parent
 
-COMMANDS = ("eval", "diff", "hessian", "jacobian", "check", "verify")
+COMMANDS = ("eval", "diff", "hessian", "jacobian", "check", "verify", "trace")
 ROWS = ("eval", "diff", "hessian", "jacobian", "check")
 EXPECTED_FILES = {
     "common.schema.json",
@@ -116,6 +116,9 @@ def consistent(doc: dict[str, Any]) -> None:
     """What a schema can't say: with several outputs every per-output map has exactly the labels of
     "outputs", in order (no output dropped or merged); an N-th derivative tensor is N levels deep."""
     outputs = doc.get("outputs")
+    if doc.get("mode") in ("reverse", "forward") and "rows" in doc:  # trace
+        trace_consistent(doc)
+        return
     if outputs is not None:
         if len(outputs) > 1 and "value" in doc:
             assert list(doc["value"]) == outputs, doc
@@ -132,6 +135,27 @@ def consistent(doc: dict[str, Any]) -> None:
                 while isinstance(node, dict):
                     depth, node = depth + 1, next(iter(node.values()))
                 assert depth == doc["order"], doc
+
+
+def trace_consistent(doc: dict[str, Any]) -> None:
+    """trace: row names are unique and every partial is by an earlier row; every row's tangents are
+    along exactly the seeds; with several outputs every output is exactly one row (one row may be
+    several, `x, x`; rows are in tape order, inputs first, so not in output order), and each row's
+    adjoints and the gradients are keyed by every label of "outputs", in order."""
+    outputs = doc.get("outputs")
+    rows_ = doc["rows"]
+    names = [r["name"] for r in rows_]
+    assert len(set(names)) == len(names), names
+    for k, r in enumerate(rows_):
+        assert {p["wrt"] for p in r["partials"]} <= set(names[:k]), (k, r)
+        if doc["mode"] == "forward":
+            assert list(r["tangents"]) == list(doc["seeds"]), r
+        elif outputs:
+            assert list(r["adjoint"]) == outputs, r
+    if outputs:
+        assert sorted(label for r in rows_ for label in r["outputs"]) == sorted(outputs), doc
+        if doc["mode"] == "reverse":
+            assert list(doc["gradient"]) == outputs, doc
 
 
 # -- the schemas themselves ------------------------------------------------------------------------
@@ -271,6 +295,34 @@ CASES: list[tuple[str, list[str], int]] = [
     ("verify", ["verify", "sum(W@x)", "--claim", "W=[[1,0],[1,1]]", A, "W=[[1,2],[3,4]]", A, "x=[1,1]", "--wrt", "W"], 1),
     ("verify", ["verify", "x, x^2", "--claim", "1, 2*x"], 0),
     ("verify", ["verify", "x, x^2", "--claim", "1, x"], 1),
+    # trace: reverse mode
+    ("trace", ["trace", "x*y + sin(y)", A, "x=2,y=0"], 0),
+    ("trace", ["trace", "x*y", A, "x=1,y=2", "--explain"], 0),
+    ("trace", ["trace", "sum(x^2)", A, "x=[1,2]"], 0),
+    ("trace", ["trace", "sum(W@x)", A, "W=[[1,2],[3,4]]", A, "x=[1,1]"], 0),  # partials not elementwise: []
+    ("trace", ["trace", "x^2", A, "x=[]"], 0),
+    ("trace", ["trace", "sqrt(x)", A, "x=0"], 0),  # "inf"
+    ("trace", ["trace", "0*exp(x)", A, "x=1000"], 0),  # "inf" and "nan"
+    ("trace", ["trace", "where(x>0, x, 0)", A, "x=1"], 0),
+    ("trace", ["trace", "2"], 0),  # a constant output row, an empty gradient
+    # trace: reverse mode, several outputs
+    ("trace", ["trace", "x*y, x+y", A, "x=1,y=2"], 0),
+    ("trace", ["trace", "x*y, x+y", A, "x=1,y=2", "--explain"], 0),
+    ("trace", ["trace", "x, x", A, "x=1"], 0),  # one row, two outputs
+    ("trace", ["trace", "x, [x, 2*x]", A, "x=1"], 0),
+    ("trace", ["trace", "a = x^2; b = 3*x; a, b", A, "x=1"], 0),
+    ("trace", ["trace", "2, 3"], 0),
+    # trace: forward mode
+    ("trace", ["trace", "x*y", A, "x=1,y=2", "--mode", "forward"], 0),
+    ("trace", ["trace", "x*y", A, "x=1,y=2", "--mode", "forward", "--explain"], 0),
+    ("trace", ["trace", "x*y", A, "x=1,y=2", "--mode", "forward", "--seed-dir", "x=1"], 0),
+    ("trace", ["trace", "sum(x*y)", A, "x=[1,2]", A, "y=3", "--mode", "forward"], 0),
+    ("trace", ["trace", "sqrt(x)", A, "x=0", "--mode", "forward"], 0),
+    ("trace", ["trace", "2", "--mode", "forward"], 0),  # no seeds
+    # trace: forward mode, several outputs
+    ("trace", ["trace", "x*y, x", A, "x=1,y=2", "--mode", "forward", "--seed-dir", "x=1,y=0"], 0),
+    ("trace", ["trace", "x*y, x", A, "x=1,y=2", "--mode", "forward", "--explain"], 0),
+    ("trace", ["trace", "x, x", A, "x=1", "--mode", "forward"], 0),
 ]
 
 
@@ -285,6 +337,7 @@ def test_nonfinite_numbers_are_the_strings() -> None:
     assert one(["diff", "sqrt(x)", A, "x=0"])["gradient"] == {"x": "inf"}
     assert one(["eval", "exp(x)", A, "x=1000"])["value"] == "inf"
     assert one(["check", "sqrt(x)", A, "x=0"])["kinks"][0]["one_sided"]["x"]["left"] == "nan"
+    assert one(["trace", "sqrt(x)", A, "x=0"])["gradient"] == {"x": "inf"}
 
 
 # -- real output, --points / --grid rows ------------------------------------------------------------
@@ -400,6 +453,15 @@ def _rename(old: str, new: str) -> Callable[[Any], None]:
     return go
 
 
+def _rename_in(old: str, new: str, *path: Any) -> Callable[[Any], None]:
+    def go(doc: Any) -> None:
+        for p in path:
+            doc = doc[p]
+        doc[new] = doc.pop(old)
+
+    return go
+
+
 GRAD = ["diff", "x*y + sin(y)", A, "x=2,y=0"]
 SEVERAL = ["diff", "x*y, x+y", A, "x=1,y=2"]
 HESS2 = ["hessian", "cos(x*y), sin(x*y)", A, "x=1,y=2"]
@@ -409,6 +471,10 @@ ORDER3 = ["diff", "x^2*y", A, "x=1,y=2", "--order", "3"]
 SYMBOLIC = ["diff", "x*y", "--symbolic"]
 CHECK = ["check", "abs(x)", A, "x=0"]
 WRONG = ["verify", "x**2+2*x+1", "--claim", "2*x", "--wrt", "x"]
+TRACE = ["trace", "x*y + sin(y)", A, "x=2,y=0"]
+TRACE2 = ["trace", "x*y, x+y", A, "x=1,y=2"]
+TRACE_FWD = ["trace", "x*y", A, "x=1,y=2", "--mode", "forward"]
+TRACE_FWD2 = ["trace", "x*y, x", A, "x=1,y=2", "--mode", "forward", "--seed-dir", "x=1,y=0"]
 
 NEGATIVE: list[tuple[str, str, Callable[[], dict[str, Any]], Callable[[Any], None]]] = [
     ("dropped gradient", "diff", _doc(GRAD), _del("gradient")),
@@ -448,6 +514,26 @@ NEGATIVE: list[tuple[str, str, Callable[[], dict[str, Any]], Callable[[Any], Non
     ("verify samples as float", "verify", _doc(WRONG, 1), _set(100.5, "samples")),
     ("verify range of three", "verify", _doc(WRONG, 1), _set([-2, 0, 2], "range", "x")),
     ("verify outputs without output", "verify", _doc(WRONG, 1), _set(["f", "g"], "outputs")),
+    ("trace without gradient", "trace", _doc(TRACE), _del("gradient")),
+    ("trace without rows", "trace", _doc(TRACE), _del("rows")),
+    ("trace unknown mode", "trace", _doc(TRACE), _set("auto", "mode")),
+    ("trace reverse with seeds", "trace", _doc(TRACE), _set({"x": {"x": 1}}, "seeds")),
+    ("trace one output, keyed adjoint", "trace", _doc(TRACE), _set({"x*y + sin(y)": 1}, "rows", 2, "adjoint")),
+    ("trace one output, row outputs", "trace", _doc(TRACE), _set([], "rows", 0, "outputs")),
+    ("trace row extra key", "trace", _doc(TRACE), _set(1, "rows", 0, "tangent")),
+    ("trace row without partials", "trace", _doc(TRACE), _del("rows", 2, "partials")),
+    ("trace partial extra key", "trace", _doc(TRACE), _set("x", "rows", 2, "partials", 0, "of")),
+    ("trace input with a source", "trace", _doc(TRACE), _set("x", "rows", 0, "source")),
+    ("trace several, bare adjoint", "trace", _doc(TRACE2), _set(2, "rows", 0, "adjoint")),
+    ("trace several, row without outputs", "trace", _doc(TRACE2), _del("rows", 2, "outputs")),
+    ("trace several, gradient unkeyed", "trace", _doc(TRACE2), _set({"x": 2, "y": 1}, "gradient")),
+    ("trace several without outputs", "trace", _doc(TRACE2), _del("outputs")),
+    ("trace forward without seeds", "trace", _doc(TRACE_FWD), _del("seeds")),
+    ("trace forward with gradient", "trace", _doc(TRACE_FWD), _set({"x": 2, "y": 1}, "gradient")),
+    ("trace forward with adjoint", "trace", _doc(TRACE_FWD), _rename_in("tangents", "adjoint", "rows", 0)),
+    ("trace forward, bare tangent", "trace", _doc(TRACE_FWD), _set(1, "rows", 0, "tangents")),
+    ("trace forward several, row without outputs", "trace", _doc(TRACE_FWD2), _del("rows", 1, "outputs")),
+    ("trace forward several, seeds unkeyed", "trace", _doc(TRACE_FWD2), _set({"x": 1, "y": 0}, "seeds")),
     ("row without point", "diff.row", _row(["diff", "x*y", *P], CSV), _del("point")),
     ("row without gradient", "diff.row", _row(["diff", "x*y", *P], CSV), _del("gradient")),
     ("row with expression", "diff.row", _row(["diff", "x*y", *P], CSV), _set("x*y", "expression")),

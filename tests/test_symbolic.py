@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import gradcli
 from gradcli.api import Expression
-from gradcli.cli import app
-from gradcli.symbolic import Formulas, derivative_formulas
+from gradcli.cli.app import app
+from gradcli.tools.symbolic import Formulas, derivative_formulas
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import derivatives
-from gradcli.tape import specialise
+from gradcli.engine import derivatives
+from gradcli.engine.tape import specialise
 
 EXPRESSIONS = [
     "x**2 + 2*x + 1",
@@ -67,7 +67,7 @@ def test_specialise_raises_shape_error_naming_the_subexpression() -> None:
 
 
 def test_constants_hash_cons_by_value_but_keep_signed_zeros_apart() -> None:
-    from gradcli.tape import Tape
+    from gradcli.engine.tape import Tape
 
     t = Tape()
     one = t.const(1.0)
@@ -113,7 +113,7 @@ def test_gc_paused_restores_the_collector_also_on_errors() -> None:
 
 def test_chain_rule_through_a_norm_becomes_x_over_r() -> None:
     """0.5/r · 2x is emitted as x/r: one live instruction per partial, and the value is the exact quotient."""
-    from gradcli import evaluate
+    from gradcli.engine import evaluate
 
     f = gradcli.compile("sqrt(x^2 + y^2)")
     x, y = np.array([3.0, 1e-3, 7.5]), np.array([4.0, 2e-3, -1.25])

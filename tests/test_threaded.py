@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import evaluate
+from gradcli.engine import evaluate
 
 N = evaluate.SPLIT_ABOVE + 1001  # just past the threshold, with parts of unequal size
 

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 import gradcli
 from gradcli.api import Expression
-from gradcli.cli import app
-from gradcli.trace import Trace, TraceRow, explain, trace
+from gradcli.cli.app import app
+from gradcli.tools.trace import Trace, TraceRow, explain, trace
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -19,7 +19,7 @@ from test_properties import COORD, deterministic, expressions
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
+from gradcli.cli.app import app
 from gradcli.errors import UsageError
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The engine of `gradcli verify` (gradcli.verification): planted wrong derivatives are caught, right ones pass.
+"""The engine of `gradcli verify` (gradcli.tools.verification): planted wrong derivatives are caught, right ones pass.
 
 Each wrong claim below is a mistake people make by hand; the test asserts not
 only that it is caught but that the counterexample's autodiff value is the
@@ -18,7 +18,7 @@ import pytest
 
 import gradcli
 from gradcli.errors import EvaluationError, GrammarError, ShapeError, UsageError
-from gradcli.verification import DEFAULT_RANGE, VerifyResult, parse_claims, verify
+from gradcli.tools.verification import DEFAULT_RANGE, VerifyResult, parse_claims, verify
 
 ROSENBROCK = (Path(__file__).resolve().parent.parent / "samples" / "rosenbrock.grad").read_text()
 

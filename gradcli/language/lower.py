@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import GrammarError
+from ..engine.primitives import CONSTANTS, FUNCTIONS
+from ..engine.tape import Tape
+from ..errors import GrammarError
 from .nodes import Assignment, Call, Name, Node, Number, Operator, Outputs, Program, Span, Vector
-from .primitives import CONSTANTS, FUNCTIONS
 from .syntax import caret_lines
-from .tape import Tape
 
 _SUPERSCRIPTS = str.maketrans({c: f"^{d}" for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")})
 COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
-from .nodes import Span
-
-Shape = tuple[int, ...]
+from ..errors import ShapeError
+from ..span import Span
+from .primitives import PRIMITIVES
+from .refs import Ref
+from .shapes import Shape, broadcast_shapes
 
 
 class Tape:
@@ -81,7 +82,7 @@ class Tape:
         return self._append(("var", name), "var", (), name, span, shape)
 
     def emit(self, op: str, args: Sequence[int], param: Hashable = None, span: Span | None = None) -> int:
-        prim = (_PRIMITIVES or _primitives())[op]
+        prim = PRIMITIVES[op]
         args = tuple(args)
         if self.simplify:
             simpler = _simplified(self, op, args, param)
@@ -108,8 +109,6 @@ class Tape:
 
     def verify(self) -> None:
         """The SSA invariants every transform must keep: arguments defined before use, arity, known ops."""
-        PRIMITIVES = _PRIMITIVES or _primitives()
-
         lists = (self.args, self.params, self.spans)
         assert all(len(x) == len(self.ops) for x in lists), "parallel lists out of step"
         assert self.shapes is None or len(self.shapes) == len(self.ops), "shapes out of step"
@@ -127,8 +126,6 @@ class Tape:
 
 
 def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:
-    PRIMITIVES = _PRIMITIVES or _primitives()
-
     assert tape.shapes is not None
     shapes = [tape.shapes[a] for a in args]
     prim = PRIMITIVES[op]
@@ -173,8 +170,6 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
 
     Only rewrites that keep the result's shape: a scalar 0 or 1 never changes a shape.
     """
-    PRIMITIVES = _PRIMITIVES or _primitives()
-
     if op in ("add", "sub"):
         a, b = args
         if _is_const(tape, b, 0.0) and _same_shape(tape, a, args):
@@ -281,101 +276,3 @@ def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:
         return shapes[keep] == broadcast_shapes(*(shapes[a] for a in args))
     except ValueError:
         return False
-
-
-def broadcast_shapes(*shapes: Shape) -> Shape:
-    """numpy's broadcasting rule, with the common cases (all equal, or scalars) decided without numpy."""
-    first = shapes[0]
-    if all(s == first or s == () for s in shapes):
-        if first != () or all(s == () for s in shapes):
-            return first
-    rest = [s for s in shapes if s != ()]
-    if rest and all(s == rest[0] for s in rest):
-        return rest[0]
-    return tuple(np.broadcast_shapes(*shapes))
-
-
-_PRIMITIVES: dict[str, Any] | None = None
-
-
-def _primitives() -> dict[str, Any]:
-    """The primitives table, imported on first use (primitives.py imports this module)."""
-    global _PRIMITIVES
-    if _PRIMITIVES is None:
-        from .primitives import PRIMITIVES
-
-        _PRIMITIVES = PRIMITIVES
-    return _PRIMITIVES
-
-
-class Ref:
-    """An instruction of a tape under construction; arithmetic on Refs emits instructions."""
-
-    __slots__ = ("tape", "i")
-
-    def __init__(self, tape: Tape, i: int) -> None:
-        self.tape, self.i = tape, i
-
-    def _lift(self, other: Any) -> Ref:
-        return other if isinstance(other, Ref) else Ref(self.tape, self.tape.const(other))
-
-    def apply(self, op: str, *others: Any, param: Hashable = None) -> Ref:
-        args = (self.i, *[self._lift(o).i for o in others])
-        return Ref(self.tape, self.tape.emit(op, args, param))
-
-    @property
-    def shape(self) -> Shape:
-        assert self.tape.shapes is not None
-        return self.tape.shapes[self.i]
-
-    def const_value(self) -> np.ndarray | None:
-        return self.tape.const_value(self.i)
-
-    def __add__(self, o: Any) -> Ref:
-        return self.apply("add", o)
-
-    def __radd__(self, o: Any) -> Ref:
-        return self._lift(o).apply("add", self)
-
-    def __sub__(self, o: Any) -> Ref:
-        return self.apply("sub", o)
-
-    def __rsub__(self, o: Any) -> Ref:
-        return self._lift(o).apply("sub", self)
-
-    def __mul__(self, o: Any) -> Ref:
-        return self.apply("mul", o)
-
-    def __rmul__(self, o: Any) -> Ref:
-        return self._lift(o).apply("mul", self)
-
-    def __truediv__(self, o: Any) -> Ref:
-        return self.apply("div", o)
-
-    def __rtruediv__(self, o: Any) -> Ref:
-        return self._lift(o).apply("div", self)
-
-    def __pow__(self, o: Any) -> Ref:
-        return self.apply("pow", o)
-
-    def __neg__(self) -> Ref:
-        return self.apply("neg")
-
-    def __matmul__(self, o: Any) -> Ref:
-        return self.apply("matmul", o)
-
-
-class _Ops:
-    """`op.cos(x)` emits a `cos` instruction on x's tape: rules read like the math."""
-
-    def __getattr__(self, name: str) -> Any:
-        def call(*args: Any, param: Hashable = None) -> Ref:
-            first = next(a for a in args if isinstance(a, Ref))
-            lifted = [first._lift(a) for a in args]
-            return lifted[0].apply(name, *lifted[1:], param=param)
-
-        setattr(self, name, call)  # made once per primitive: derivative rules call these in hot loops
-        return call
-
-
-op = _Ops()

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DomainError
-from .gcpause import gc_paused
-from .numfmt import format_number, format_value
+from ..errors import DomainError
+from ..gcpause import gc_paused
+from ..numfmt import format_number, format_value
 from .primitives import PRIMITIVES, mixes_elements
 from .tape import Tape
 

@@ -72,13 +72,13 @@ def _parse(argv: list[str]) -> dict[str, object] | None:
 def run() -> None:
     argv = sys.argv[1:]
     if argv == ["--version"]:
-        from . import __version__
+        from .. import __version__
 
         sys.stdout.write(f"gradcli {__version__}\n")
         return
     opts = _parse(argv)
     if opts is None:
-        from .cli import app
+        from .app import app
 
         app()
         return

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .numfmt import format_number, format_value, json_value
+from ..numfmt import format_number, format_value, json_value
 
 
 @dataclass
@@ -427,7 +427,7 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
         data["seeds"] = {label: {v: json_value(d) for v, d in dirs.items()} for label, dirs in t.seeds.items()}
     if explanation is not None:
         data["explanation"] = explanation
-    from .trace import short_labels
+    from ..tools.trace import short_labels
 
     short = short_labels(t.outputs)  # a long label is #k in the headers, spelled out once below the table
     if reverse:

@@ -24,7 +24,7 @@ FORMAT = 1  # bump when the data layout below changes
 
 def grammar_text() -> str:
     """The grammar ships inside the wheel as gradcli/grammars; a source checkout keeps it at the top."""
-    here = os.path.dirname(os.path.realpath(__file__))  # os.path, not pathlib: start-up time
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the package; os.path, not pathlib: start-up time
     for folder in (here, os.path.dirname(here)):
         path = os.path.join(folder, "grammars", GRAMMAR_FILE)
         if os.path.isfile(path):

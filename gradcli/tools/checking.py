@@ -14,13 +14,13 @@ from functools import partial
 
 import numpy as np
 
-from . import evaluate
-from .api import Expression
-from .errors import GradcliError, UsageError
-from .numeric import METHODS, TOLERANCES, Estimate, default_step, directional
-from .numfmt import format_number
-from .primitives import PRIMITIVES
-from .tape import Tape
+from ..api import Expression
+from ..engine import evaluate
+from ..engine.numeric import METHODS, TOLERANCES, Estimate, default_step, directional
+from ..engine.primitives import PRIMITIVES
+from ..engine.tape import Tape
+from ..errors import GradcliError, UsageError
+from ..numfmt import format_number
 
 # Arrays with more elements than this are checked along a random direction (vᵀJu) as well as at their worst entries.
 PROJECT_ABOVE = 1000

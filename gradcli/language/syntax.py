@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import GrammarError
+from ..errors import GrammarError
 from .grammar_tables import tables
 from .lalr import END, ParseFailure, Token
 from .nodes import Assignment, Call, Name, Node, Number, Operator, Outputs, Program, Span, Vector

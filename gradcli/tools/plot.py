@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import evaluate
-from .api import Expression
-from .errors import UsageError
-from .primitives import mixes_elements
+from ..api import Expression
+from ..engine import evaluate
+from ..engine.primitives import mixes_elements
+from ..errors import UsageError
 
 
 @dataclass
@@ -149,7 +149,7 @@ def to_image(curve: Curve, title: str, path: str) -> None:
 
 
 def notes(curve: Curve) -> list[str]:
-    from .numfmt import format_number
+    from ..numfmt import format_number
 
     lines = []
     if curve.kinks:

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from .errors import GradcliError, UsageError
+from ..errors import GradcliError, UsageError
 
 
 def split_top_level(text: str) -> list[str]:
@@ -35,7 +35,7 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
     A value is any gradcli expression without free variables, evaluated by the
     same grammar (never by Python).
     """
-    from .api import compile
+    from ..api import compile
 
     point: dict[str, np.ndarray] = {}
     for item in items or []:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from . import __version__
-from .errors import GradcliError
+from .. import __version__
+from ..errors import GradcliError
 
 app = typer.Typer(
     add_completion=False,
@@ -123,8 +123,8 @@ def _batch(
     """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
     import numpy as np
 
-    from . import batch
-    from .errors import UsageError
+    from ..batch import stream as batch
+    from ..errors import UsageError
 
     if points is not None and grid is not None:
         raise UsageError("give either --points or --grid, not both")
@@ -257,7 +257,7 @@ def diff_cmd(
     def body() -> None:
         if points is not None or grid is not None:
             if symbolic or order > 2 or mode is Mode.forward:
-                from .errors import UsageError
+                from ..errors import UsageError
 
                 raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
             _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
@@ -266,10 +266,10 @@ def diff_cmd(
 
         if symbolic:
             if order != 1:
-                from .errors import UsageError
+                from ..errors import UsageError
 
                 raise UsageError("--symbolic prints first derivatives; drop --order")
-            from .symbolic import derivative_formulas
+            from ..tools.symbolic import derivative_formulas
 
             expr, point = _setup(expression, at, need_point=False)
             formulas = derivative_formulas(expr, point or None, _wrt_names(wrt), latex=format is Format.latex)
@@ -371,7 +371,7 @@ def check_cmd(
     """
 
     def body() -> None:
-        from .checking import check
+        from ..tools.checking import check
         from .report import check_report
 
         if points is not None:
@@ -409,10 +409,10 @@ def trace_cmd(
     """
 
     def body() -> None:
-        from .points import parse_at
+        from ..batch.points import parse_at
+        from ..tools.trace import explain as explain_steps
+        from ..tools.trace import trace
         from .report import trace_report
-        from .trace import explain as explain_steps
-        from .trace import trace
 
         expr, point = _setup(expression, at)
         seeds = None
@@ -420,7 +420,7 @@ def trace_cmd(
             direction = parse_at(seed_dir)
             for name in direction:
                 if name not in expr.variables:
-                    from .errors import UsageError
+                    from ..errors import UsageError
 
                     raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
             seeds = {",".join(seed_dir): direction}
@@ -453,12 +453,12 @@ def graph_cmd(
     """
 
     def body() -> None:
-        from .graph import build, render
+        from ..tools.graph import build, render
 
         expr, point = _setup(expression, at, need_point=False)
         missing = [v for v in expr.variables if v not in point]
         if point and missing:
-            from .errors import UnboundError
+            from ..errors import UnboundError
 
             raise UnboundError(f"graph --at needs every variable; no value for {', '.join(missing)} (or drop --at)", missing)
         g = build(expr, point if point else None)
@@ -467,7 +467,7 @@ def graph_cmd(
             data = data.decode("utf-8") if isinstance(data, bytes) else data
         if output is None:
             if isinstance(data, bytes):
-                from .errors import UsageError
+                from ..errors import UsageError
 
                 raise UsageError(f"--format {format.value} is binary: write it to a file with -o FILE")
             if format is GraphFormat.tree:
@@ -486,7 +486,7 @@ def graph_cmd(
             try:
                 Path(output).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
             except OSError as exc:
-                from .errors import UsageError
+                from ..errors import UsageError
 
                 raise UsageError(f"can't write {output}: {exc.strerror}") from None
             typer.echo(f"wrote {output}", err=True)
@@ -517,7 +517,7 @@ def _print_tree(text: str) -> None:
 
 def _rows_of(expr: Any, fixed: dict[str, Any], path: str, skip_bad: bool) -> list[dict[str, Any]]:
     """Every row of a points file as a point (for verify, which checks them all and reports once)."""
-    from . import batch
+    from ..batch import stream as batch
 
     stats = batch.Stats()
     free = [v for v in expr.variables if v not in fixed]
@@ -536,9 +536,9 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
     """check at every row of a points file: one output row each (the verdict and the worst entry)."""
     import json
 
-    from . import batch
-    from .checking import check
-    from .numfmt import format_number, json_value
+    from ..batch import stream as batch
+    from ..numfmt import format_number, json_value
+    from ..tools.checking import check
 
     expr, fixed = _setup(expression, at, need_point=False)
     stats = batch.Stats()
@@ -614,8 +614,8 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
 
 
 def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
-    from .errors import UsageError
-    from .points import split_top_level
+    from ..batch.points import split_top_level
+    from ..errors import UsageError
 
     ranges: dict[str, tuple[float, float]] = {}
     for item in items or []:
@@ -663,8 +663,8 @@ def verify_cmd(
     """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong."""
 
     def body() -> None:
+        from ..tools.verification import verify
         from .report import verify_report
-        from .verification import verify
 
         expr, point = _setup(expression, at, need_point=False)
         given = [point] if point else []
@@ -704,11 +704,11 @@ def plot_cmd(
     """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked."""
 
     def body() -> None:
-        from .plot import notes, sample, to_image, to_terminal
+        from ..tools.plot import notes, sample, to_image, to_terminal
 
         ranges = _parse_ranges([range_])
         if len(ranges) != 1:
-            from .errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError("plot varies one variable: --range NAME=LOW:HIGH")
         ((var, (lo, hi)),) = ranges.items()

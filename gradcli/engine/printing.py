@@ -11,7 +11,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from .numfmt import format_value
+from ..numfmt import format_value
 from .primitives import PRIMITIVES
 from .tape import Tape
 

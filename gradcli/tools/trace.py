@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import derivatives, evaluate
-from .api import Expression
-from .errors import UsageError
-from .numfmt import format_number
-from .primitives import PRIMITIVES
-from .printing import apply_text, formula, row_names
-from .tape import Ref
+from ..api import Expression
+from ..engine import derivatives, evaluate
+from ..engine.primitives import PRIMITIVES
+from ..engine.printing import apply_text, formula, row_names
+from ..engine.tape import Ref
+from ..errors import UsageError
+from ..numfmt import format_number
 
 
 @dataclass
@@ -224,7 +224,7 @@ def explain(t: Trace) -> list[str]:
     Reverse mode: one backward sweep per output (adjoints, last row first), each over the rows that
     output depends on; forward mode: one sweep per seed, ending, with several outputs, in each output's tangent.
     """
-    from .numfmt import format_value
+    from ..numfmt import format_value
 
     lines: list[str] = []
     several = len(t.outputs) > 1

@@ -51,11 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from .api import Expression
-from .api import compile as compile_expression
-from .errors import DomainError, EvaluationError, GradcliError, GrammarError, ShapeError, UsageError
-from .numeric import default_step, directional
-from .numfmt import format_number, format_value, json_value
+from ..api import Expression
+from ..api import compile as compile_expression
+from ..engine.numeric import default_step, directional
+from ..errors import DomainError, EvaluationError, GradcliError, GrammarError, ShapeError, UsageError
+from ..numfmt import format_number, format_value, json_value
 
 DEFAULT_RANGE: tuple[float, float] = (-2.0, 2.0)
 DEFAULT_SAMPLES = 100  # when neither points nor a sample count is given

@@ -19,10 +19,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import evaluate
-from .api import Expression
-from .errors import DomainError, UsageError
-from .primitives import CONSTANTS, mixes_elements
+from ..api import Expression
+from ..engine import evaluate
+from ..engine.primitives import CONSTANTS, mixes_elements
+from ..errors import DomainError, UsageError
 
 CHUNK = 65536
 
@@ -500,7 +500,7 @@ def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names:
 def format_column(values: np.ndarray) -> list[str]:
     """Shortest round-trip text for a whole column: 8, 0.1, 1e-20, nan (Python's repr, tidied in bulk)."""
     if values.dtype == object:
-        from .numfmt import format_value
+        from ..numfmt import format_value
 
         return [f'"{format_value(v)}"' if np.ndim(v) else format_value(v) for v in values]  # CSV-quoted arrays
     text = "\n".join(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
@@ -553,7 +553,7 @@ class Writer:
         self.out.write("\n".join(rows) + "\n")
 
     def _write_json(self, chunk: Chunk, results: Results, n: int) -> None:
-        from .numfmt import json_value
+        from ..numfmt import json_value
 
         lines = []
         for r in range(n):

@@ -1,122 +1,29 @@
-"""The one table of primitives: forward (numpy), derivative rule, domain, print form.
+"""Elementwise primitives: operators, comparisons, functions, where/clip and the internal ones derivative rules emit.
 
-Elementwise primitives give one local partial per argument, written as tape
-operations on `Ref`s (`tanh: 1 - ans*ans`); forward mode (ẏ = Σ ∂ᵢ·ẋᵢ) and
-reverse mode (x̄ᵢ += ȳ·∂ᵢ) are both derived from it in `derivatives.py`, so the
-two can't drift apart. Reductions, matmul and shape plumbing give a JVP/VJP
-pair instead. A partial of `None` is a structural zero.
-
-Adding a primitive touches this table and one row of tests/test_primitives.py.
+Each gives one local partial per argument, written as tape operations on Refs (`tanh: 1 - ans*ans`);
+forward and reverse mode are both derived from it in derivatives.py, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .numfmt import format_number
-from .tape import Ref, Shape, broadcast_shapes, op
-
-Partials = Callable[..., tuple[Any, ...]]
-
-
-def broadcast(*shapes: Shape, param: Hashable = None) -> Shape:
-    return broadcast_shapes(*shapes)
-
-
-def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
-    return ()
-
-
-@dataclass(frozen=True)
-class Domain:
-    """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""
-
-    bad: Callable[..., np.ndarray]
-    reason: Callable[..., str]
-    # Given the constant arguments (None where an argument varies), can this rule ever fire?
-    # x^2 can't have a negative base with a fractional exponent, so it isn't checked on every evaluation.
-    relevant: Callable[..., bool] | None = None
-    # The rule can't fire when argument `arg` is known "positive", "nonnegative" or "nonzero" (evaluate.py's
-    # sign analysis): sqrt(x^2 + y^2) and 1/(1 + exp(-x)) need no check at run time.
-    safe_if: tuple[int, str] | None = None
-
-
-def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, role: str = "argument") -> Domain:
-    text = ("(" if lo_open else "[") + f"{format_number(lo)}, {format_number(hi)}" + (")" if hi_open else "]")
-
-    def bad(*xs: np.ndarray) -> np.ndarray:
-        x = xs[arg]
-        return ((x <= lo) if lo_open else (x < lo)) | ((x >= hi) if hi_open else (x > hi))
-
-    safe = None
-    if lo == 0.0 and hi == math.inf:
-        safe = (arg, "positive" if lo_open else "nonnegative")
-    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe)
-
-
-def _poles(x: np.ndarray) -> np.ndarray:
-    return (x <= 0) & (x == np.floor(x))
-
-
-NONPOSITIVE_INTEGERS = Domain(_poles, lambda v: f"its argument is {format_number(v)}, a pole (0, -1, -2, … are excluded)")
-
-
-@dataclass(frozen=True)
-class Primitive:
-    name: str
-    arity: int  # -1: any number of arguments (vector literals)
-    impl: Callable[..., Any]
-    partials: Partials | None = None  # elementwise: (*args, ans) -> one partial per argument
-    jvp: Callable[..., Ref | None] | None = None  # (args, ans, tangents, param) -> output tangent
-    vjp: Callable[..., tuple[Ref | None, ...]] | None = None  # (args, ans, cotangent, param) -> one per argument
-    shape: Callable[..., Shape] = broadcast
-    domain: tuple[Domain, ...] = ()
-    syntax: str | None = None  # the name a program calls it by; None for operators and internals
-    infix: str | None = None  # operator symbol when printed infix
-    precedence: int = 9  # print precedence: 1 + -, 2 * / @, 3 unary -, 4 ^, 9 atoms and calls
-    commutative: bool = False
-    uses_param: bool = False
-    kink: str = ""  # the convention at non-differentiable points
-    # Where the primitive is not differentiable (a kink or jump) or its slope is infinite (a domain edge):
-    # `check` names such points instead of letting a numerical disagreement look like a bug.
-    singular: Callable[..., np.ndarray] | None = None
-    # For complex-step differentiation: the analytic continuation near the real line, where numpy's own
-    # complex version differs (abs, max: choose by the real part) or is missing (hypot, atan2, cbrt).
-    complex_impl: Callable[..., Any] | None = None
-    sign: str = ""  # "positive" or "nonnegative" whatever the arguments (lets evaluate.py skip domain checks)
-    # A zero tangent or cotangent times one of this primitive's partials stays zero even where the partial is
-    # infinite (the chain rule through x^y·log x at x = 0): derivatives.py multiplies by `mul0` there.
-    zero_wins: bool = False
-    doc: str = ""
-    internal: bool = field(default=False)  # emitted by derivative rules only
-
-    @property
-    def elementwise(self) -> bool:
-        """Element i of the result depends only on element i of the arguments (batches may be split)."""
-        return self.shape is broadcast
-
-    def apply(self, values: list[np.ndarray], param: Hashable = None, complex_step: bool = False) -> np.ndarray:
-        impl = self.complex_impl if complex_step and self.complex_impl is not None else self.impl
-        return impl(*values, param) if self.uses_param else impl(*values)
-
-    def domain_ok(self, values: list[np.ndarray]) -> bool:
-        return not any(np.any(d.bad(*values)) for d in self.domain)
-
-
-def _special(name: str) -> Callable[..., Any]:
-    """scipy.special, imported on first use: start-up time matters for a CLI."""
-
-    def f(*xs: Any) -> Any:
-        import scipy.special
-
-        return getattr(scipy.special, name)(*xs)
-
-    return f
+from ...numfmt import format_number
+from ..refs import Ref, op
+from .core import (
+    NONPOSITIVE_INTEGERS,
+    Domain,
+    Primitive,
+    _fit_down,
+    _or_zero,
+    _special,
+    _zero,
+    interval,
+)
 
 
 def _indicator(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
@@ -174,22 +81,8 @@ def _integer(x: np.ndarray) -> np.ndarray:
     return np.asarray(x == np.floor(x))
 
 
-def _zero(n: int) -> Partials:
-    return lambda *args: (None,) * n
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    if x.size == 0:
-        return np.asarray(-np.inf)
-    m = np.max(np.real(x))
-    if not np.isfinite(m):
-        return np.asarray(np.log(np.sum(np.exp(x))))
-    return np.asarray(m + np.log(np.sum(np.exp(x - m))))
 
 
 def _mul0(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -212,154 +105,9 @@ def _mul0_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple
     return tuple(_fit_down(op.mul0(g, other), x) for x, other in ((a, b), (b, a)))  # type: ignore[return-value]
 
 
-def _fit_down(g: Ref, like: Ref) -> Ref:
-    return g if g.shape == like.shape else op.unbroadcast(g, like)
-
-
 def _xlogy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     return np.where(a == 0, 0.0, a * np.log(np.where(a == 0, 1.0, b)))
-
-
-def _unbroadcast(g: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Sum a cotangent over the axes that broadcasting added or stretched."""
-    g = np.asarray(g)
-    shape = np.shape(ref)
-    if g.shape == shape:
-        return g
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
-    return g.reshape(shape)
-
-
-def _matmul_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
-    if not a or not b:
-        raise ValueError("@ needs arrays, not scalars; use * for scalars")
-    a2 = (1, *a) if len(a) == 1 else a
-    b2 = (*b, 1) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
-        raise ValueError(f"inner dimensions {a2[-1]} and {b2[-2]} differ")
-    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
-    out = (*batch, a2[-2], b2[-1])
-    if len(a) == 1:
-        out = out[:-2] + out[-1:]
-    if len(b) == 1:
-        out = out[:-1]
-    return tuple(out)
-
-
-def _as_matrices(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = np.asarray(g)
-    if a.ndim == 1:
-        g2 = np.expand_dims(g2, -2 if b.ndim > 1 else 0)
-    if b.ndim == 1:
-        g2 = np.expand_dims(g2, -1)
-    return g2, a2, b2
-
-
-def _matmul_grad_a(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    g2, a2, b2 = _as_matrices(g, a, b)
-    return _unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape)
-
-
-def _matmul_grad_b(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    g2, a2, b2 = _as_matrices(g, a, b)
-    return _unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b.shape)
-
-
-def _dot_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
-    if len(a) != 1 or len(b) != 1 or a != b:
-        raise ValueError("dot takes two vectors of the same length; use @ for matrices")
-    return ()
-
-
-def _stack_shape(*shapes: Shape, param: Hashable = None) -> Shape:
-    if len(set(shapes)) > 1:  # as numpy: [[1, 2], [3]] is ragged, not broadcast
-        raise ValueError("the items of a vector literal must all have the same shape")
-    return (len(shapes), *shapes[0]) if shapes else (0,)
-
-
-def _stack(*xs: np.ndarray) -> np.ndarray:
-    return np.stack(xs) if xs else np.zeros(0)
-
-
-def _index_shape(s: Shape, param: Hashable = None) -> Shape:
-    return s[1:]
-
-
-def _zeros(like: Ref) -> Ref:
-    return Ref(like.tape, like.tape.const(np.zeros(like.shape)))
-
-
-def _or_zero(t: Ref | None, like: Ref) -> Ref:
-    return _zeros(like) if t is None else t
-
-
-# -- derivative rules of the non-elementwise primitives ----------------------
-
-
-def _sum_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
-    return op.sum(t[0])
-
-
-def _mean_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-    (x,) = args
-    return (op.broadcast_like(g, x) / op.size_of(x),)
-
-
-def _prod_partial(x: Ref, ans: Ref) -> Ref:
-    """∂/∂x_k = ∏_{j≠k} x_j: ans/x_k, except at a zero x_k, where ans/x_k is 0/0.
-
-    There it is Q·∏(the other zeros), Q the product of the nonzero elements. With one zero that is Q; with
-    two, Q·(the other zero) = Q·(Σ zeros − x_k), 0 in value but with the right derivative; with more, 0
-    (exact for the gradient and the Hessian at any point; derivatives of order ≥ 3 at ≥ 3 zeros are not).
-    """
-    zero = op.eq(x, 0.0)
-    count = op.sum(zero)
-    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), op.sum(op.where(zero, x, 0.0)) - x, 0.0))
-    return op.where(zero, op.prod(op.where(zero, 1.0, x)) * others, ans / x)
-
-
-def _norm_partial(x: Ref, ans: Ref) -> Ref:
-    # Subgradient 0 at the origin, as PyTorch.
-    return op.where(op.eq(ans, 0.0), 0.0, x / ans)
-
-
-def _lse_partial(x: Ref, ans: Ref) -> Ref:
-    return op.exp(x - ans)
-
-
-def _reduction(partial: Callable[[Ref, Ref], Ref]) -> dict[str, Any]:
-    """JVP and VJP of a full reduction y = r(x) with elementwise ∂y/∂x = partial(x, y)."""
-
-    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
-        return op.sum(t[0] * partial(args[0], ans))
-
-    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-        return (op.broadcast_like(g, args[0]) * partial(args[0], ans),)
-
-    return {"jvp": jvp, "vjp": vjp}
-
-
-def _linear_jvp(name: str, linear_in: tuple[int, ...]) -> Callable[..., Ref | None]:
-    """JVP of a primitive linear in each of `linear_in` separately (the rest only give shapes)."""
-
-    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-        total = None
-        for k in linear_in:
-            if t[k] is None:
-                continue
-            term = getattr(op, name)(*(t[k] if j == k else a for j, a in enumerate(args)), param=param)
-            total = term if total is None else total + term
-        return total
-
-    return jvp
 
 
 def _where_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
@@ -374,46 +122,6 @@ def _where_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tupl
     c, a, b = args
     zero = g.tape.const(0.0)
     return (None, op.where(c, g, Ref(g.tape, zero)), op.where(c, Ref(g.tape, zero), g))
-
-
-def _matmul_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-    a, b = args
-    terms = [x for x in ((t[0] @ b) if t[0] is not None else None, (a @ t[1]) if t[1] is not None else None) if x is not None]
-    return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
-
-
-def _matmul_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
-    a, b = args
-    return op.matmul_grad_a(g, a, b), op.matmul_grad_b(g, a, b)
-
-
-def _dot_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-    a, b = args
-    terms = [op.dot(t[0], b) if t[0] is not None else None, op.dot(a, t[1]) if t[1] is not None else None]
-    live = [x for x in terms if x is not None]
-    return None if not live else live[0] if len(live) == 1 else live[0] + live[1]
-
-
-def _dot_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
-    a, b = args
-    return g * b, g * a
-
-
-def _stack_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-    if all(x is None for x in t):
-        return None
-    return op.stack(*(_or_zero(x, a) for x, a in zip(t, args)))
-
-
-def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, ...]:
-    return tuple(op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args))
-
-
-def _index_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-    """x[k]'s cotangent back into x: g at row k, zeros elsewhere (a vector literal of rows)."""
-    (x,) = args
-    zero = _zeros(ans)
-    return (op.stack(*(g if j == param else zero for j in range(x.shape[0]))),)
 
 
 def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -461,7 +169,11 @@ def _pow_domain() -> tuple[Domain, ...]:
 _DIVISOR = Domain(
     lambda a, b: b == 0, lambda a, b: "its divisor is 0", lambda a, b: b is None or bool(np.any(b == 0)), (1, "nonzero")
 )
+
+
 _SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
@@ -480,7 +192,7 @@ def _comparison(name: str, fn: Callable[..., Any], infix: str, commutative: bool
     )
 
 
-def _table() -> list[Primitive]:
+def table() -> list[Primitive]:
     P = Primitive
     pos = interval(0.0, math.inf, True, True)
     return [
@@ -502,7 +214,6 @@ def _table() -> list[Primitive]:
             kink="x^y: ∂/∂x is 0 at x = y = 0; ∂/∂y is 0 where x^y = 0",
             singular=lambda x, y: (x == 0) & ((y != np.floor(y)) | (y <= 0)),
         ),
-        P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
         # comparisons (only inside where): 1.0 or 0.0, derivative 0
         _comparison("lt", np.less, "<"),
         _comparison("le", np.less_equal, "<="),
@@ -772,47 +483,6 @@ def _table() -> list[Primitive]:
             singular=lambda x, lo, hi: (x == lo) | (x == hi),
             complex_impl=lambda x, lo, hi: np.where(np.real(x) < np.real(lo), lo, np.where(np.real(x) > np.real(hi), hi, x)),
         ),
-        # -- reductions over all elements ---------------------------------------
-        P(
-            "sum",
-            1,
-            lambda x: np.asarray(np.sum(x)),
-            jvp=_sum_jvp,
-            vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]),),
-            shape=scalar,
-            syntax="sum",
-        ),
-        P(
-            "mean",
-            1,
-            lambda x: np.asarray(np.mean(x)),
-            jvp=lambda args, ans, t, p: op.mean(t[0]),
-            vjp=_mean_vjp,
-            shape=scalar,
-            syntax="mean",
-        ),
-        P(
-            "prod",
-            1,
-            lambda x: np.asarray(np.prod(x)),
-            shape=scalar,
-            syntax="prod",
-            **_reduction(_prod_partial),
-        ),
-        P(
-            "norm",
-            1,
-            lambda x: np.asarray(np.sqrt(np.sum(np.square(x)))),
-            shape=scalar,
-            syntax="norm",
-            sign="nonnegative",
-            kink="norm'(0) = 0",
-            singular=lambda x: np.asarray(np.all(x == 0)),
-            **_reduction(_norm_partial),
-        ),
-        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", **_reduction(_lse_partial)),
-        P("dot", 2, lambda a, b: np.asarray(np.dot(a, b)), jvp=_dot_jvp, vjp=_dot_vjp, shape=_dot_shape, syntax="dot"),
-        P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
         # -- internal: emitted by derivative rules --------------------------------
         P(
             "xlogy",
@@ -845,66 +515,4 @@ def _table() -> list[Primitive]:
             uses_param=True,
             internal=True,
         ),
-        P(
-            "unbroadcast",
-            2,
-            _unbroadcast,
-            jvp=_linear_jvp("unbroadcast", (0,)),
-            vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]), None),
-            shape=lambda g, ref, param=None: ref,
-            internal=True,
-            doc="sum over broadcast axes to the shape of arg 2",
-        ),
-        P(
-            "broadcast_like",
-            2,
-            lambda h, ref: np.broadcast_to(h, np.shape(ref)),
-            jvp=_linear_jvp("broadcast_like", (0,)),
-            vjp=lambda args, ans, g, p: (op.unbroadcast(g, args[0]), None),
-            shape=lambda h, ref, param=None: ref,
-            internal=True,
-        ),
-        P("size_of", 1, lambda x: np.asarray(float(np.size(x))), _zero(1), shape=scalar, internal=True),
-        P(
-            "index",
-            1,
-            lambda x, k: x[k],
-            jvp=_linear_jvp("index", (0,)),
-            vjp=_index_vjp,
-            shape=_index_shape,
-            uses_param=True,
-            internal=True,
-        ),
-        P(
-            "matmul_grad_a",
-            3,
-            _matmul_grad_a,
-            jvp=_linear_jvp("matmul_grad_a", (0, 2)),
-            shape=lambda g, a, b, param=None: a,
-            internal=True,
-        ),
-        P(
-            "matmul_grad_b",
-            3,
-            _matmul_grad_b,
-            jvp=_linear_jvp("matmul_grad_b", (0, 1)),
-            shape=lambda g, a, b, param=None: b,
-            internal=True,
-        ),
     ]
-
-
-PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _table()}
-
-# The language's function names → primitives by argument count.
-FUNCTIONS: dict[str, dict[int, Primitive]] = {}
-for _p in PRIMITIVES.values():
-    if _p.syntax is not None:
-        FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
-
-CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
-
-
-def mixes_elements(ops: list[str]) -> bool:
-    """Whether any of these operations combines different elements (a reduction, matmul, a vector literal)."""
-    return any(op not in ("var", "const") and not PRIMITIVES[op].elementwise for op in ops)

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import derivatives
-from .api import Expression
-from .errors import UsageError
-from .primitives import PRIMITIVES
-from .printing import ATOM, apply_text, const_text, var_text
-from .tape import Tape
+from ..api import Expression
+from ..engine import derivatives
+from ..engine.primitives import PRIMITIVES
+from ..engine.printing import ATOM, apply_text, const_text, var_text
+from ..engine.tape import Tape
+from ..errors import UsageError
 
 
 @dataclass

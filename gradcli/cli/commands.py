@@ -36,7 +36,7 @@ def fail(message: str, code: int, detail: str | None = None) -> None:
 
 def guarded(body: Callable[[], None]) -> int:
     """The one place errors become messages and exit codes (SPEC §4). Returns the exit code."""
-    from .errors import GradcliError
+    from ..errors import GradcliError
 
     try:
         try:
@@ -79,10 +79,10 @@ def setup(
 ) -> tuple[Any, dict[str, Any]]:
     """The compiled program and the bound point (--at values not in the program are warned about,
     unless --wrt names them: their derivative is zero, with their shape)."""
-    from .api import compile, unknown_variable
-    from .errors import UsageError
-    from .points import parse_at, read_program
-    from .primitives import CONSTANTS
+    from ..api import compile, unknown_variable
+    from ..batch.points import parse_at, read_program
+    from ..engine.primitives import CONSTANTS
+    from ..errors import UsageError
 
     source = read_program(expression)
     expr = compile(source)
@@ -105,7 +105,7 @@ def wrt_names(wrt: str | None) -> list[str] | None:
         return None
     names = [w.strip() for w in wrt.split(",") if w.strip()]
     if not names:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("--wrt needs at least one variable name")
     return names
@@ -129,7 +129,7 @@ def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int,
     from .report import derivative_report, gradient_report, hessian_report
 
     if fmt == "latex":
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("--format latex is for diff --symbolic")
     names = wrt_names(wrt)

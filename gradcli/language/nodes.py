@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-
-class Span(NamedTuple):
-    start: int  # offsets into the source text
-    end: int
-    line: int
-    column: int
+from ..span import Span
 
 
 class Number(NamedTuple):

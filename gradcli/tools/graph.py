@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import evaluate
-from .api import Expression
-from .numfmt import format_value
-from .primitives import PRIMITIVES
-from .printing import const_text, var_text
+from ..api import Expression
+from ..engine import evaluate
+from ..engine.primitives import PRIMITIVES
+from ..engine.printing import const_text, var_text
+from ..numfmt import format_value
 
 
 @dataclass
@@ -244,7 +244,7 @@ def render(g: Graph, fmt: str) -> str | bytes:
     import shutil
     import subprocess
 
-    from .errors import UsageError
+    from ..errors import UsageError
 
     dot = shutil.which("dot")
     if dot is None:

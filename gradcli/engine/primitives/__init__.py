@@ -1,0 +1,30 @@
+"""The one table of primitives: forward (numpy), derivative rule, domain, print form.
+
+One family a file (elementwise, reductions, linalg, shape), each with a `table()`; assembled here
+in that order. Adding a primitive touches its family's table and one row of tests/test_primitives.py.
+A partial of `None` is a structural zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import elementwise, linalg, reductions, shape
+from .core import Domain, Primitive
+
+__all__ = ["CONSTANTS", "FUNCTIONS", "PRIMITIVES", "Domain", "Primitive", "mixes_elements"]
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for family in (elementwise, linalg, reductions, shape) for p in family.table()}
+
+# The language's function names → primitives by argument count.
+FUNCTIONS: dict[str, dict[int, Primitive]] = {}
+for _p in PRIMITIVES.values():
+    if _p.syntax is not None:
+        FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+
+
+def mixes_elements(ops: list[str]) -> bool:
+    """Whether any of these operations combines different elements (a reduction, matmul, a vector literal)."""
+    return any(op not in ("var", "const") and not PRIMITIVES[op].elementwise for op in ops)

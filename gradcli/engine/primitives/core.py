@@ -1,0 +1,157 @@
+"""What a primitive is: its fields (forward, derivative rules, domain, print form) and helpers the families share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...numfmt import format_number
+from ..refs import Ref, op
+from ..shapes import Shape, broadcast_shapes
+
+Partials = Callable[..., tuple[Any, ...]]
+
+
+def broadcast(*shapes: Shape, param: Hashable = None) -> Shape:
+    return broadcast_shapes(*shapes)
+
+
+def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
+    return ()
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""
+
+    bad: Callable[..., np.ndarray]
+    reason: Callable[..., str]
+    # Given the constant arguments (None where an argument varies), can this rule ever fire?
+    # x^2 can't have a negative base with a fractional exponent, so it isn't checked on every evaluation.
+    relevant: Callable[..., bool] | None = None
+    # The rule can't fire when argument `arg` is known "positive", "nonnegative" or "nonzero" (evaluate.py's
+    # sign analysis): sqrt(x^2 + y^2) and 1/(1 + exp(-x)) need no check at run time.
+    safe_if: tuple[int, str] | None = None
+
+
+def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, role: str = "argument") -> Domain:
+    text = ("(" if lo_open else "[") + f"{format_number(lo)}, {format_number(hi)}" + (")" if hi_open else "]")
+
+    def bad(*xs: np.ndarray) -> np.ndarray:
+        x = xs[arg]
+        return ((x <= lo) if lo_open else (x < lo)) | ((x >= hi) if hi_open else (x > hi))
+
+    safe = None
+    if lo == 0.0 and hi == math.inf:
+        safe = (arg, "positive" if lo_open else "nonnegative")
+    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe)
+
+
+def _poles(x: np.ndarray) -> np.ndarray:
+    return (x <= 0) & (x == np.floor(x))
+
+
+NONPOSITIVE_INTEGERS = Domain(_poles, lambda v: f"its argument is {format_number(v)}, a pole (0, -1, -2, … are excluded)")
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    arity: int  # -1: any number of arguments (vector literals)
+    impl: Callable[..., Any]
+    partials: Partials | None = None  # elementwise: (*args, ans) -> one partial per argument
+    jvp: Callable[..., Ref | None] | None = None  # (args, ans, tangents, param) -> output tangent
+    vjp: Callable[..., tuple[Ref | None, ...]] | None = None  # (args, ans, cotangent, param) -> one per argument
+    shape: Callable[..., Shape] = broadcast
+    domain: tuple[Domain, ...] = ()
+    syntax: str | None = None  # the name a program calls it by; None for operators and internals
+    infix: str | None = None  # operator symbol when printed infix
+    precedence: int = 9  # print precedence: 1 + -, 2 * / @, 3 unary -, 4 ^, 9 atoms and calls
+    commutative: bool = False
+    uses_param: bool = False
+    kink: str = ""  # the convention at non-differentiable points
+    # Where the primitive is not differentiable (a kink or jump) or its slope is infinite (a domain edge):
+    # `check` names such points instead of letting a numerical disagreement look like a bug.
+    singular: Callable[..., np.ndarray] | None = None
+    # For complex-step differentiation: the analytic continuation near the real line, where numpy's own
+    # complex version differs (abs, max: choose by the real part) or is missing (hypot, atan2, cbrt).
+    complex_impl: Callable[..., Any] | None = None
+    sign: str = ""  # "positive" or "nonnegative" whatever the arguments (lets evaluate.py skip domain checks)
+    # A zero tangent or cotangent times one of this primitive's partials stays zero even where the partial is
+    # infinite (the chain rule through x^y·log x at x = 0): derivatives.py multiplies by `mul0` there.
+    zero_wins: bool = False
+    doc: str = ""
+    internal: bool = field(default=False)  # emitted by derivative rules only
+
+    @property
+    def elementwise(self) -> bool:
+        """Element i of the result depends only on element i of the arguments (batches may be split)."""
+        return self.shape is broadcast
+
+    def apply(self, values: list[np.ndarray], param: Hashable = None, complex_step: bool = False) -> np.ndarray:
+        impl = self.complex_impl if complex_step and self.complex_impl is not None else self.impl
+        return impl(*values, param) if self.uses_param else impl(*values)
+
+    def domain_ok(self, values: list[np.ndarray]) -> bool:
+        return not any(np.any(d.bad(*values)) for d in self.domain)
+
+
+def _special(name: str) -> Callable[..., Any]:
+    """scipy.special, imported on first use: start-up time matters for a CLI."""
+
+    def f(*xs: Any) -> Any:
+        import scipy.special
+
+        return getattr(scipy.special, name)(*xs)
+
+    return f
+
+
+def _zero(n: int) -> Partials:
+    return lambda *args: (None,) * n
+
+
+def _fit_down(g: Ref, like: Ref) -> Ref:
+    return g if g.shape == like.shape else op.unbroadcast(g, like)
+
+
+def _unbroadcast(g: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Sum a cotangent over the axes that broadcasting added or stretched."""
+    g = np.asarray(g)
+    shape = np.shape(ref)
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+def _zeros(like: Ref) -> Ref:
+    return Ref(like.tape, like.tape.const(np.zeros(like.shape)))
+
+
+def _or_zero(t: Ref | None, like: Ref) -> Ref:
+    return _zeros(like) if t is None else t
+
+
+def _linear_jvp(name: str, linear_in: tuple[int, ...]) -> Callable[..., Ref | None]:
+    """JVP of a primitive linear in each of `linear_in` separately (the rest only give shapes)."""
+
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+        total = None
+        for k in linear_in:
+            if t[k] is None:
+                continue
+            term = getattr(op, name)(*(t[k] if j == k else a for j, a in enumerate(args)), param=param)
+            total = term if total is None else total + term
+        return total
+
+    return jvp
