@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+EXIT_INTERNAL = 70  # a bug in gradcli (sysexits EX_SOFTWARE): the message asks for a report
+EXIT_IO = 74  # an input/output error: disk full, a file that can't be read or written (EX_IOERR)
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+
 
 class GradcliError(Exception):
     """Base of every error a user can cause. `exit_code` follows SPEC §4."""
@@ -45,6 +49,12 @@ class DomainError(EvaluationError):
 
 class ShapeError(EvaluationError):
     """Operand shapes don't fit together."""
+
+
+class InputOutputError(GradcliError):
+    """A file or stream can't be read or written (disk full, EIO, permission): exit 74."""
+
+    exit_code = EXIT_IO
 
 
 class MismatchError(GradcliError):

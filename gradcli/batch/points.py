@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ..errors import GradcliError, UsageError
+from ..errors import GradcliError, InputOutputError, UsageError
 
 
 def split_top_level(text: str) -> list[str]:
@@ -80,7 +80,7 @@ def read_program(arg: str) -> str:
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not UTF-8 text") from None
         except OSError as exc:
-            raise UsageError(f"can't read {path}: {exc.strerror}") from None
+            raise InputOutputError(f"can't read {path}: {exc.strerror}") from None
     else:
         text = arg
     if not text.strip():

@@ -22,7 +22,7 @@ import numpy as np
 from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import CONSTANTS, mixes_elements
-from ..errors import DomainError, UsageError
+from ..errors import DomainError, InputOutputError, UsageError
 
 CHUNK = 65536
 
@@ -651,14 +651,23 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
         except IsADirectoryError:
             raise UsageError(f"{path} is a directory, not a points file") from None
         except OSError as exc:
-            raise UsageError(f"can't read {path}: {exc.strerror}") from None
+            raise InputOutputError(f"can't read {path}: {exc.strerror}") from None
     head: list[str] = []
-    for line in stream:
+    lines = _reading(stream, "stdin" if path == "-" else path)
+    for line in lines:
         head.append(line.removeprefix("\ufeff") if not head else line)
         if line.strip():
             break
     fmt = detect_format(path, head[-1] if head else "")
-    return fmt, itertools.chain(head, stream), size
+    return fmt, itertools.chain(head, lines), size
+
+
+def _reading(stream: IO[str], name: str) -> Iterator[str]:
+    """The stream's lines; a read that fails (EIO) is an input/output error naming the file (exit 74)."""
+    try:
+        yield from stream
+    except OSError as exc:
+        raise InputOutputError(f"can't read {name}: {exc.strerror or exc}") from None
 
 
 class _Lines:

@@ -23,7 +23,9 @@ app = typer.Typer(
         'Example: gradcli diff "x**2 + 2*x + 1" --at x=3  →  8\n\n'
         "Kinks follow PyTorch: relu'(0)=0, abs'(0)=0, max(a,a) and min(a,a) split the gradient evenly, "
         "clip at a bound passes the gradient to x, floor/ceil/round/sign have derivative 0. "
-        "Exit codes: 0 ok, 1 check/verify mismatch, 2 bad usage or syntax, 3 not evaluable at the point."
+        "Exit codes: 0 ok, 1 check/verify mismatch, 2 bad usage or syntax, 3 not evaluable at the point, "
+        "70 internal error (a bug: please report it), 74 input/output error (disk full, unreadable file), "
+        "130 interrupted (Ctrl-C). A closed pipe (| head) ends quietly with 0."
     ),
 )
 

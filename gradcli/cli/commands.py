@@ -36,25 +36,56 @@ def fail(message: str, code: int, detail: str | None = None) -> None:
 
 def guarded(body: Callable[[], None]) -> int:
     """The one place errors become messages and exit codes (SPEC §4). Returns the exit code."""
-    from ..errors import GradcliError
+    from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, GradcliError
 
     try:
         try:
             body()
+            sys.stdout.flush()  # a full disk shows here, while the error can still be told
         except GradcliError as exc:
             fail(exc.message, exc.exit_code, exc.detail)
         except Exit:
             raise
         except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            silence_stdout()
             return 0
+        except OSError as exc:
+            fail_io(exc)
+        except KeyboardInterrupt:
+            say("gradcli: interrupted", err=True)
+            return EXIT_INTERRUPTED
         except (MemoryError, RecursionError) as exc:
             fail(f"the expression is too large to evaluate here ({type(exc).__name__})", 3)
         except Exception as exc:  # never a traceback for the user
-            fail(f"internal error ({type(exc).__name__}: {exc}); please report it with the command that caused it", 3)
+            fail(
+                f"internal error ({type(exc).__name__}: {exc}); please report it with the command that caused it",
+                EXIT_INTERNAL,
+            )
     except Exit as stop:
         return stop.code
     return 0
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit can't fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def fail_io(exc: OSError) -> None:
+    """An input/output error (ENOSPC, EIO) that reached the top: one line, exit 74."""
+    from ..errors import EXIT_IO
+
+    silence_stdout()
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    try:
+        say(f"gradcli: error: input/output error: {what}{where}", err=True)
+    except OSError:
+        pass
+    raise Exit(EXIT_IO)
 
 
 def emit(report: Any, fmt: str) -> None:

@@ -70,7 +70,26 @@ def _parse(argv: list[str]) -> dict[str, object] | None:
 
 
 def run() -> None:
-    argv = sys.argv[1:]
+    """The console script: every way out is an exit code of SPEC §4, never a traceback."""
+    from .commands import Exit, fail_io, silence_stdout
+
+    try:
+        _dispatch(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(0)
+    except OSError as exc:  # --help or --version into a full disk, before any command ran
+        try:
+            fail_io(exc)
+        except Exit as stop:
+            sys.exit(stop.code)
+    except KeyboardInterrupt:  # Ctrl-C while Python or Typer was starting
+        sys.stderr.write("gradcli: interrupted\n")
+        sys.exit(130)
+
+
+def _dispatch(argv: list[str]) -> None:
     if argv == ["--version"]:
         from .. import __version__
 

@@ -1,0 +1,102 @@
+"""SPEC §4's exit codes under faults, through the real installed program: a full disk (/dev/full),
+an unreadable file (EIO from /proc/self/mem), Ctrl-C (SIGINT) while a long program is parsed,
+and an internal error. Each is one line on stderr and the documented code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gradcli.cli import commands
+from gradcli.cli.app import app
+from gradcli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO
+
+GRADCLI = [sys.executable, "-m", "gradcli"]
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+needs_proc_mem = pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="no /proc/self/mem (EIO on read)")
+
+
+def run(args: list[str], stdout_path: str | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    if stdout_path is None:
+        return subprocess.run([*GRADCLI, *args], capture_output=True, text=True, input=input, timeout=120)
+    with open(stdout_path, "w") as out:
+        return subprocess.run([*GRADCLI, *args], stdout=out, stderr=subprocess.PIPE, text=True, input=input, timeout=120)
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["diff", "--help"],
+        ["eval", "x", "--at", "x=1"],  # the fast entry point
+        ["eval", "x", "--at", "x=1", "--format", "table"],  # Typer and Rich
+        ["trace", "x*y", "--at", "x=1,y=2"],
+        ["diff", "x^2", "--points", "-"],  # a stream of chunks
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_a_full_disk_is_exit_74_with_one_line(args: list[str]) -> None:
+    rows = "x\n" + "".join(f"{k}\n" for k in range(70_000)) if "--points" in args else None
+    result = run(args, "/dev/full", input=rows)
+    assert result.returncode == EXIT_IO, result.stderr
+    assert result.stderr.strip().splitlines() == ["gradcli: error: input/output error: No space left on device"]
+
+
+@needs_proc_mem
+@pytest.mark.parametrize("args", [["diff", "@/proc/self/mem"], ["diff", "x", "--points", "/proc/self/mem"]])
+def test_an_unreadable_file_is_exit_74_naming_it(args: list[str]) -> None:
+    result = run(args)
+    assert result.returncode == EXIT_IO
+    assert "can't read /proc/self/mem" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    cmd = f"{' '.join(GRADCLI)} eval 'x' --grid x=0:1:1000000 | head -1"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "x,value\n" and result.stderr == "" and result.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+@pytest.mark.parametrize("delay", [0.5, 1.5])
+def test_ctrl_c_is_exit_130_without_a_traceback(tmp_path: Path, delay: float) -> None:
+    program = tmp_path / "big.grad"
+    program.write_text(" + ".join(f"sin({k}*x)" for k in range(200_000)), encoding="utf-8")
+    child = subprocess.Popen(
+        [*GRADCLI, "diff", f"@{program}", "--at", "x=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - restore the default
+    )
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == EXIT_INTERRUPTED, err
+    assert err.strip() == "gradcli: interrupted" and out == ""
+
+
+def test_an_internal_error_is_exit_70_asking_for_a_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("a planted bug")
+
+    monkeypatch.setattr(commands, "run_eval", broken)
+    result = CliRunner().invoke(app, ["eval", "x", "--at", "x=1"])
+    assert result.exit_code == EXIT_INTERNAL
+    assert "internal error (ValueError: a planted bug); please report it" in result.stderr
+
+
+def test_help_lists_every_exit_code() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.stdout.split())
+    codes = ("0 ok", "1 check/verify mismatch", "2 bad usage", "3 not evaluable", "70 internal", "74 input/output")
+    for code in (*codes, "130 interrupted"):
+        assert code in text, code
