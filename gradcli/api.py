@@ -29,6 +29,7 @@ from .language.syntax import parse
 
 Point = Mapping[str, Any]
 T = TypeVar("T")
+MAX_TAPE = 2_000_000  # instructions: about a gigabyte of tape, the most a nested derivative may build
 _ALL = {"a gradient": "jacobian()", "a Hessian": "hessians()", "a derivative": "jacobian()"}
 
 
@@ -510,10 +511,18 @@ class Expression:
     ) -> tuple[Tape, list[int | None]]:
         def build() -> tuple[Tape, list[int | None]]:
             tape, refs = self.gradient_tape(point, names, output)
+            sizes = [len(self.tape), len(tape)]
             for level in range(1, order):
                 live = [r for r in refs if r is not None]
                 if not live:
                     break
+                growth = sizes[-1] / max(sizes[-2], 1)
+                if sizes[-1] * growth > MAX_TAPE:  # each nesting multiplies the tape: refuse before memory runs out
+                    raise UsageError(
+                        f"a derivative of order {order} by nesting would need a tape of about "
+                        f"{sizes[-1] * growth ** (order - level):.3g} instructions (order {level} has {sizes[-1]:,}); "
+                        f"the most this program allows here is order {level}"
+                    )
                 tape = tape.copy()
                 seeds = {}
                 for n in names:
@@ -522,6 +531,7 @@ class Expression:
                         seeds[i] = tape.var(_tangent(n, level), shape=tape.shapes[i])  # type: ignore[index]
                 tangent = derivatives.jvp(tape, seeds, max(live) + 1, zero_wins=True)
                 refs = [None if r is None else tangent[r] for r in refs]
+                sizes.append(len(tape))
             return tape, refs
 
         return self._memo(("nth", output, names, order), point, build)

@@ -38,13 +38,14 @@ def format_value(v: Any) -> str:
 
 
 def _nest(flat: list[str], shape: tuple[int, ...]) -> str:
+    """Bracketed text of a flat row-major list, innermost axis first; an empty axis still has its brackets
+    ([[], []] for shape (2, 0)), so the text reads back to the same shape."""
     items = flat
-    for dim in reversed(shape):
-        if dim == 0:
-            items = ["[]"] * (len(items) // max(dim, 1) if dim else 1)
-            continue
-        items = ["[" + ", ".join(items[k : k + dim]) + "]" for k in range(0, len(items), dim)]
-    return items[0] if items else "[]"
+    for level in range(len(shape) - 1, -1, -1):
+        groups = int(np.prod(shape[:level]))  # how many lists this axis makes
+        dim = shape[level]
+        items = ["[" + ", ".join(items[k * dim : (k + 1) * dim]) + "]" for k in range(groups)]
+    return items[0]
 
 
 def json_number(x: float) -> float | int | str:

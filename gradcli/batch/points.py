@@ -47,6 +47,8 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
                 raise UsageError(f"malformed --at {shown!r}: expected NAME=VALUE, e.g. --at x=3 or --at x=[1,2,3]")
             if not name.isidentifier():
                 raise UsageError(f"malformed --at {shown!r}: {name!r} is not a variable name")
+            if name in point:
+                raise UsageError(f"--at gives {name} twice; give each variable one value")
             try:
                 expr = compile(value)
             except GradcliError as exc:

@@ -15,6 +15,7 @@ from ..errors import GradcliError
 
 app = typer.Typer(
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -64,7 +65,10 @@ Points = Annotated[
     typer.Option("--points", metavar="FILE", help="Rows of points: CSV with a header, or JSON Lines; - is stdin."),
 ]
 Grid = Annotated[
-    str | None, typer.Option("--grid", metavar="x=a:b:n,…", help="Every point of a grid (the Cartesian product), streamed.")
+    list[str] | None,
+    typer.Option(
+        "--grid", metavar="x=a:b:n,…", help="Every point of a grid (the Cartesian product), streamed; repeat it or use commas."
+    ),
 ]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
 
@@ -100,6 +104,17 @@ def _exit(code: int) -> Exception:
     return Exit(code)
 
 
+def _point_format(command: str, fmt: Format, latex: bool = False) -> None:
+    """A --format this command can't write at a single point is an error that lists the ones it has."""
+    if fmt is Format.csv or (fmt is Format.latex and not latex):
+        from ..errors import UsageError
+
+        batch = command in ("eval", "diff", "hessian", "jacobian", "check")
+        extra = "; csv with --points or --grid" if batch else ""
+        extra += "; latex with --symbolic" if command == "diff" else ""
+        raise UsageError(f"{command} has no --format {fmt.value} here: its formats are auto, table, plain, json{extra}")
+
+
 def _emit(report: Any, fmt: Format) -> None:
     from .commands import emit
 
@@ -116,7 +131,7 @@ def _batch(
     expression: str,
     at: list[str] | None,
     points: str | None,
-    grid: str | None,
+    grid: list[str] | None,
     kind: str,
     wrt: list[str] | None,
     skip_bad: bool,
@@ -137,7 +152,7 @@ def _batch(
     stats = batch.Stats()
     probe = None
     if grid is not None:
-        spec = batch.parse_grid(grid)
+        spec = batch.parse_grid(",".join(grid))
         chunks = batch.grid_chunks(spec, free)
         total = int(np.prod([n for _, _, n in spec.values()]))
     else:
@@ -228,6 +243,7 @@ def eval_cmd(
             return
         from .commands import run_eval
 
+        _point_format("eval", format)
         run_eval(expression, at, format.value)
 
     _guard(body)
@@ -266,6 +282,7 @@ def diff_cmd(
             return
         from .report import symbolic_report
 
+        _point_format("diff", format, latex=symbolic)
         if symbolic:
             if order != 1:
                 from ..errors import UsageError
@@ -302,6 +319,7 @@ def hessian_cmd(
             return
         from .commands import run_hessian
 
+        _point_format("hessian", format)
         run_hessian(expression, at, wrt, format.value)
 
     _guard(body)
@@ -336,6 +354,7 @@ def jacobian_cmd(
             return
         from .commands import run_jacobian
 
+        _point_format("jacobian", format)
         run_jacobian(expression, at, wrt, format.value, mode.value)
 
     _guard(body)
@@ -381,6 +400,7 @@ def check_cmd(
             if not _check_rows(expression, at, points, skip_bad, options, format):
                 raise _exit(1)
             return
+        _point_format("check", format)
         expr, point = _setup(expression, at)
         result = check(expr, point, _wrt_names(wrt), method.value, order, step, rtol, atol, seed)
         _emit(check_report(expr.text, point, result), format)
@@ -416,6 +436,7 @@ def trace_cmd(
         from ..tools.trace import trace
         from .report import trace_report
 
+        _point_format("trace", format)
         expr, point = _setup(expression, at)
         seeds = None
         if seed_dir:
@@ -432,6 +453,24 @@ def trace_cmd(
     _guard(body)
 
 
+_GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".svg": "svg", ".png": "png"}
+
+
+def _graph_format(given: Any, output: str | None) -> Any:
+    """--format, or with -o FILE the format its suffix names (g.png is PNG); a clash is an error."""
+    import os
+
+    suffix = os.path.splitext(output)[1].lower() if output else ""
+    implied = _GRAPH_SUFFIXES.get(suffix)
+    if given is None:
+        return GraphFormat(implied or "tree")
+    if implied is not None and given.value != implied:
+        from ..errors import UsageError
+
+        raise UsageError(f"{output} names a {implied} file, but --format is {given.value}: drop --format or change the name")
+    return given
+
+
 class GraphFormat(str, Enum):
     tree = "tree"
     dot = "dot"
@@ -445,18 +484,23 @@ def graph_cmd(
     expression: Expr,
     at: At = None,
     format: Annotated[
-        GraphFormat, typer.Option("--format", "-f", help="tree, dot, mermaid; svg/png need Graphviz's dot program.")
-    ] = GraphFormat.tree,
+        GraphFormat | None,
+        typer.Option(
+            "--format", "-f", help="tree (default), dot, mermaid; svg/png need Graphviz's dot program. With -o, from the suffix."
+        ),
+    ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
     """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn.
 
     With several outputs ("f, g") every output is a root, marked with its label, and each gradient is given per output.
     """
+    fmt_given = format
 
     def body() -> None:
         from ..tools.graph import build, render
 
+        format = _graph_format(fmt_given, output)
         expr, point = _setup(expression, at, need_point=False)
         missing = [v for v in expr.variables if v not in point]
         if point and missing:
@@ -668,6 +712,7 @@ def verify_cmd(
         from ..tools.verification import verify
         from .report import verify_report
 
+        _point_format("verify", format)
         expr, point = _setup(expression, at, need_point=False)
         given = [point] if point else []
         if points is not None:

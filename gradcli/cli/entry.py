@@ -63,7 +63,7 @@ def _parse(argv: list[str]) -> dict[str, object] | None:
     order = opts.get("order", "1")
     mode = opts.get("mode", "auto" if command == "jacobian" else "reverse")
     modes = ("auto", "reverse", "forward") if command == "jacobian" else ("reverse", "forward")
-    if not (isinstance(order, str) and order.isdigit() and int(order) >= 1) or mode not in modes:
+    if not (isinstance(order, str) and order.isdecimal() and int(order) >= 1) or mode not in modes:
         return None
     opts.update(expression=positional[0], format=fmt, order=int(order), mode=mode)
     return opts

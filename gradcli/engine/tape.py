@@ -263,7 +263,8 @@ def _merge_coefficients(tape: Tape, a: int, b: int) -> int | None:
 
 
 def _small_integer(v: np.ndarray) -> bool:
-    return float(v) == int(v) and abs(float(v)) < 2**26
+    x = float(v)
+    return abs(x) < 2**26 and x == int(x)  # the bound first: int(inf) and int(nan) raise
 
 
 def _same_shape(tape: Tape, keep: int, args: tuple[int, ...]) -> bool:

@@ -1,0 +1,143 @@
+"""Promises of the command line (issue: keep every promise): formats a command can't write are
+refused with the ones it has, mistakes are not silent, files are written in the format their name
+says, and the fast entry point agrees with the Typer app on every command line it takes."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_properties import deterministic
+from typer.testing import CliRunner
+
+import gradcli
+from gradcli import api
+from gradcli.cli import entry
+from gradcli.cli.app import app
+from gradcli.errors import UsageError
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.mark.parametrize("command", ["eval", "diff", "hessian", "jacobian", "check", "trace", "verify"])
+@pytest.mark.parametrize("fmt", ["latex", "csv"])
+def test_a_format_the_command_cannot_write_is_refused_with_the_ones_it_has(command: str, fmt: str) -> None:
+    extra = ["--claim", "1"] if command == "verify" else ["--at", "x=1"]
+    result = run(command, "x", *extra, "--format", fmt)
+    assert result.exit_code == 2, result.output
+    assert f"{command} has no --format {fmt} here: its formats are auto, table, plain, json" in result.stderr
+    assert result.stdout == ""
+
+
+def test_latex_is_for_diff_symbolic() -> None:
+    assert run("diff", "x^2", "--symbolic", "--format", "latex").stdout.strip() == r"2 \cdot x"
+
+
+def test_the_same_variable_twice_in_at_is_an_error() -> None:
+    for args in (["--at", "x=1", "--at", "x=2"], ["--at", "x=1,x=2"]):
+        result = run("eval", "x", *args)
+        assert result.exit_code == 2 and "--at gives x twice" in result.stderr
+
+
+def test_grid_may_be_repeated() -> None:
+    repeated = run("eval", "x*y", "--grid", "x=0:1:2", "--grid", "y=0:1:2")
+    joined = run("eval", "x*y", "--grid", "x=0:1:2,y=0:1:2")
+    assert repeated.exit_code == 0, repeated.output
+    assert repeated.stdout == joined.stdout and repeated.stdout.count("\n") == 5
+
+
+@pytest.mark.parametrize(("name", "first_line"), [("g.dot", "digraph gradcli {"), ("g.mmd", "flowchart"), ("g.txt", "v1 *")])
+def test_graph_file_format_follows_its_suffix(tmp_path: Path, name: str, first_line: str) -> None:
+    target = tmp_path / name
+    result = run("graph", "x*y", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8").startswith(first_line)
+
+
+def test_graph_format_and_suffix_that_disagree_are_an_error(tmp_path: Path) -> None:
+    result = run("graph", "x*y", "--format", "tree", "-o", str(tmp_path / "g.png"))
+    assert result.exit_code == 2 and "names a png file, but --format is tree" in result.stderr
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_short_help() -> None:
+    assert run("-h").exit_code == 0 and "Usage" in run("-h").stdout
+    assert "--order" in run("diff", "-h").stdout
+
+
+def test_empty_axes_keep_their_shape_in_text() -> None:
+    assert run("eval", "[[],[]]").stdout.strip() == "[[], []]"
+    assert run("eval", "[[[]],[[]]]").stdout.strip() == "[[[]], [[]]]"
+
+
+def test_symbolic_with_infinite_constants_is_no_internal_error() -> None:
+    result = run("diff", "--symbolic", "2*x*x*inf")
+    assert result.exit_code == 0 and "internal error" not in result.stderr
+
+
+def test_an_order_whose_tape_would_be_too_large_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api, "MAX_TAPE", 20_000)
+    with pytest.raises(UsageError, match="order 60 by nesting would need a tape of about"):
+        gradcli.compile("sin(x)*exp(x)").derivative({"x": 1.0}, order=60)
+
+
+# -- the fast entry point and the Typer app: one behaviour --------------------------------------
+
+COMMANDS = st.sampled_from(["eval", "diff", "hessian", "jacobian"])
+EXPRESSIONS = st.sampled_from(["x^2*y", "x", "sin(x)", "x*y, x+y", "[x, x^2]", "2", "x+", "log(x)"])
+OPTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["--at", "-a", "--at="]), st.sampled_from(["x=1", "y=2", "x=1,y=2", "x=[1,2]", "x=-1", "q"])),
+        st.tuples(st.sampled_from(["--wrt"]), st.sampled_from(["x", "y", "x,y", "X", ""])),
+        st.tuples(st.sampled_from(["--order", "-n"]), st.sampled_from(["1", "2", "3", "²", "٣", "0", "-1", "+2", " 2"])),
+        st.tuples(st.sampled_from(["--mode"]), st.sampled_from(["forward", "reverse", "auto", "up"])),
+        st.tuples(st.sampled_from(["--format", "-f"]), st.sampled_from(["json", "plain", "auto", "csv", "latex"])),
+    ),
+    max_size=4,
+)
+
+
+def command_line(command: str, expression: str, options: list[tuple[str, str]]) -> list[str]:
+    argv = [command]
+    for name, value in options:
+        argv += [name + value] if name.endswith("=") else [name, value]
+    return [*argv, expression]
+
+
+def fast(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str] | None:
+    """The fast path's (exit code, stdout) for argv, or None when it hands the line to Typer."""
+    if entry._parse(argv) is None:
+        return None
+    out = io.StringIO()
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "argv", ["gradcli", *argv])
+    try:
+        entry.run()
+        code = 0
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    finally:
+        monkeypatch.undo()
+    return code, out.getvalue()
+
+
+@deterministic(150)
+@given(command=COMMANDS, expression=EXPRESSIONS, options=OPTIONS)
+def test_fast_path_agrees_with_typer(command: str, expression: str, options: list[tuple[str, str]]) -> None:
+    argv = command_line(command, expression, options)
+    with pytest.MonkeyPatch.context() as mp:
+        got = fast(argv, mp)
+    if got is None:
+        return
+    typer_result = runner.invoke(app, argv)
+    assert got == (typer_result.exit_code, typer_result.stdout), argv
