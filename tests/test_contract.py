@@ -141,3 +141,52 @@ def test_fast_path_agrees_with_typer(command: str, expression: str, options: lis
         return
     typer_result = runner.invoke(app, argv)
     assert got == (typer_result.exit_code, typer_result.stdout), argv
+
+
+# -- odd rows in points files: a malformed row is named, every other row is kept ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "bad_line"),
+    [
+        (b"x\n1\n\xff\n3\n", "csv", 3),  # not UTF-8
+        (b'x,id\n1,"a"\n2,a\rb\n3,c\n', "csv", 4),  # a bare CR inside a field
+        (b'{"x": ' + b"[" * 5000 + b"1" + b"]" * 5000 + b'}\n{"x": 2}\n{"x": 3}\n', "json", 1),  # nested too deeply
+        (b'{"x": ' + b"9" * 4400 + b'}\n{"x": 2}\n{"x": 3}\n', "json", 1),  # an integer Python won't convert
+    ],
+    ids=["0xff byte", "bare CR", "deep JSON", "4400-digit integer"],
+)
+def test_an_odd_row_is_malformed_and_the_rest_are_written(tmp_path: Path, text: bytes, fmt: str, bad_line: int) -> None:
+    path = tmp_path / ("rows.jsonl" if fmt == "json" else "rows.csv")
+    path.write_bytes(text)
+    for source, stdin in ((str(path), None), ("-", text)):
+        result = runner.invoke(app, ["eval", "x", "--points", source, "--format", "csv"], input=stdin)
+        assert result.exit_code == 2, result.output
+        assert f"line {bad_line} of the points file" in result.stderr and "internal error" not in result.stderr
+        values = [line.split(",")[-1] for line in result.stdout.splitlines()[1:]]
+        assert "nan" in values and "3" in values, result.stdout  # the bad row keeps its place; the others are there
+
+
+def test_passthrough_nan_in_json_lines_is_strict_json() -> None:
+    row = '{"x": 1, "id": NaN, "v": [Infinity]}\n'
+    result = runner.invoke(app, ["eval", "x", "--points", "-", "--format", "json"], input=row)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == '{"point": {"x": 1}, "value": 1, "columns": {"id": "nan", "v": ["inf"]}}'
+
+
+ODD_BYTES = [b"1", b"2.5", b"-", b",", b'"', b"\r", b"\n", b"\xff", b"[", b"]", b"{", b"}", b"NaN", b"e", b" ", b"\x07"]
+ODD_BYTES.append(b"9" * 30)
+
+
+@deterministic(60)
+@given(
+    rows=st.lists(st.lists(st.sampled_from(ODD_BYTES), max_size=6).map(b"".join), max_size=8),
+    json_lines=st.booleans(),
+)
+def test_random_points_files_never_crash(rows: list[bytes], json_lines: bool) -> None:
+    """Whatever the rows hold, the run ends with 0 (all good) or 2 (malformed rows named), never an internal error."""
+    header = b"" if json_lines else b"x,id\n"
+    body = b"\n".join(b'{"x": ' + r + b"}" if json_lines else b"1," + r for r in rows)
+    result = runner.invoke(app, ["eval", "x", "--points", "-"], input=header + body + b"\n")
+    assert result.exit_code in (0, 2), (rows, result.output)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr

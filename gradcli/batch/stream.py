@@ -115,8 +115,21 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
             continue
         rows: list[list[str]] = []
         numbers: list[int] = []
-        for k, row in enumerate(csv.reader(block)):
-            ln = first + k
+        reader = csv.reader(block)
+        read = 0  # source lines the reader has consumed: a quoted field may span several
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # a bare CR in a field, a field over the size limit: this row only
+                ln, read = first + read, reader.line_num
+                text = block[ln - first].rstrip("\r\n") if ln - first < len(block) else ""
+                if _bad(stats, skip_bad, ln, text, f"is not CSV ({exc})"):
+                    rows.append([""] * width)
+                    numbers.append(-ln)
+                continue
+            ln, read = first + read, reader.line_num
             if not row or not any(c.strip() for c in row):
                 continue
             if len(row) != width:
@@ -235,6 +248,10 @@ def read_jsonl(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             obj, why = None, f"is not JSON ({exc.msg})"
+        except ValueError:  # an integer of more digits than Python converts (4300)
+            obj, why = None, "has an integer too long to read"
+        except RecursionError:
+            obj, why = None, "is nested too deeply to read"
         if why is None and not isinstance(obj, dict):
             why = "is not a JSON object"
         if why is None:
@@ -562,13 +579,26 @@ class Writer:
             cells = [(key, json_value(col[r])) for key, col in zip(results.keys, results.values)]
             obj.update(_schema(cells, self.expr, self.kind))
             if chunk.extra[r]:
-                obj["columns"] = chunk.extra[r]
+                obj["columns"] = {k: _strict_json(v) for k, v in chunk.extra[r].items()}
             if results.undefined[r]:
                 obj["undefined"] = True
             if r in chunk.malformed:
                 obj = {"line": chunk.lines[r], "error": "malformed row", **obj}
             lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
         self.out.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _strict_json(v: Any) -> Any:
+    """A passthrough value as strict JSON: NaN and ±Infinity (which JSON Lines input may hold) as strings."""
+    from ..numfmt import json_number
+
+    if isinstance(v, float):
+        return json_number(v)
+    if isinstance(v, list):
+        return [_strict_json(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _strict_json(x) for k, x in v.items()}
+    return v
 
 
 def _schema(cells: list[tuple[Key, Any]], expr: Expression, command: str = "diff") -> dict[str, Any]:
@@ -640,11 +670,15 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
 
     if path == "-":
         stream: IO[str] = sys.stdin
+        if isinstance(stream, io.TextIOWrapper):  # read stdin exactly as a file (below), whatever the locale
+            stream.reconfigure(encoding="utf-8-sig", errors="surrogateescape", newline="")
         size = None
     else:
         try:
-            # utf-8-sig: spreadsheets write a byte-order mark before the header.
-            stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed at exit
+            # utf-8-sig: spreadsheets write a byte-order mark before the header. Bytes that aren't UTF-8
+            # become lone surrogates, so only the rows holding them are malformed (and a passthrough
+            # column is written back byte for byte).
+            stream = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
             size = os.path.getsize(path)
         except FileNotFoundError:
             raise UsageError(f"no such points file: {path}") from None

@@ -150,6 +150,8 @@ def _batch(
     expr, fixed = _setup(expression, at, need_point=False)
     free = [v for v in expr.variables if v not in fixed]
     stats = batch.Stats()
+    if hasattr(sys.stdout, "reconfigure"):  # passthrough bytes that weren't UTF-8 go back out as they came
+        sys.stdout.reconfigure(errors="surrogateescape")
     probe = None
     if grid is not None:
         spec = batch.parse_grid(",".join(grid))
