@@ -8,6 +8,7 @@ import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -190,3 +191,12 @@ def test_random_points_files_never_crash(rows: list[bytes], json_lines: bool) ->
     result = runner.invoke(app, ["eval", "x", "--points", "-"], input=header + body + b"\n")
     assert result.exit_code in (0, 2), (rows, result.output)
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_grid_is_streamed_without_building_its_axes() -> None:
+    result = run("eval", "x", "--grid", "x=0:1:100000000000000000000")
+    assert result.exit_code == 2 and "--grid has 1e+20 points" in result.stderr
+    got = run("eval", "x*y", "--grid", "x=-1:2:7,y=0.1:0.3:3").stdout.splitlines()[1:]
+    xs, ys = np.linspace(-1, 2, 7), np.linspace(0.1, 0.3, 3)
+    want = [(x, y) for x in xs for y in ys]
+    assert [tuple(float(c) for c in line.split(",")[:2]) for line in got] == want  # exactly numpy's linspace points

@@ -100,3 +100,17 @@ def test_help_lists_every_exit_code() -> None:
     codes = ("0 ok", "1 check/verify mismatch", "2 bad usage", "3 not evaluable", "70 internal", "74 input/output")
     for code in (*codes, "130 interrupted"):
         assert code in text, code
+
+
+def test_closed_stdin_is_a_usage_error() -> None:
+    for args in ("eval - --at x=1", "eval x --points -"):
+        result = subprocess.run(["bash", "-c", f"{' '.join(GRADCLI)} {args} 0<&-"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "stdin is closed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_ascii_only_stdout_gets_escapes_not_an_error() -> None:
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run([*GRADCLI, "trace", "x*y", "--at", "x=1,y=2"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "\\u2202/\\u2202x = y = 2" in result.stdout

@@ -68,6 +68,8 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
 def read_program(arg: str) -> str:
     """The expression itself, `-` for stdin, or `@FILE` for a program file."""
     if arg == "-":
+        if sys.stdin is None:
+            raise UsageError('the expression "-" is read from stdin, but stdin is closed')
         text = sys.stdin.read()
     elif arg.startswith("@") and len(arg) > 1:
         from pathlib import Path  # only for program files: start-up time

@@ -322,21 +322,38 @@ def _json_chunk(objs: list[dict[str, Any]], lines: list[int], variables: Sequenc
     return Chunk(lines, columns, extra, shapes, malformed)
 
 
+MAX_GRID = 10**15  # points: a year of streaming at the fastest; past it a grid is surely a typo
+
+
 def grid_chunks(spec: dict[str, tuple[float, float, int]], variables: Sequence[str], chunk: int = CHUNK) -> Iterator[Chunk]:
-    """The Cartesian product of linspaces, generated a chunk at a time."""
+    """The Cartesian product of linspaces, generated a chunk at a time (no axis is ever built whole)."""
     missing = [v for v in variables if v not in spec]
     if missing:
         raise UsageError(f"--grid gives no range for {', '.join(missing)}")
-    axes = {v: np.linspace(a, b, n) for v, (a, b, n) in spec.items()}
     names = list(spec)
-    dims = tuple(len(axes[v]) for v in names)
-    total = int(np.prod(dims))
+    dims = [spec[v][2] for v in names]
+    total = 1
+    for n in dims:
+        total *= n
+    if total > MAX_GRID:
+        raise UsageError(f"--grid has {total:.3g} points, more than gradcli streams ({MAX_GRID:.0e}): use fewer per axis")
+    strides = [1] * len(dims)
+    for k in range(len(dims) - 2, -1, -1):
+        strides[k] = strides[k + 1] * dims[k + 1]
     for start in range(0, total, chunk):
-        flat = np.arange(start, min(start + chunk, total))
-        idx = np.unravel_index(flat, dims)
-        columns = {v: axes[v][i] for v, i in zip(names, idx)}
+        flat = np.arange(start, min(start + chunk, total), dtype=np.int64)
+        columns = {}
+        for v, stride in zip(names, strides):
+            a, b, n = spec[v]
+            i = (flat // stride) % n
+            if n == 1:
+                columns[v] = np.full(len(flat), a)
+                continue
+            col = i * ((b - a) / (n - 1)) + a  # as np.linspace computes it, its last point exactly b
+            col[i == n - 1] = b
+            columns[v] = col
         extra = [{} for _ in range(len(flat))]
-        yield Chunk(list(range(start + 1, start + 1 + len(flat))), {v: columns[v] for v in names}, extra)
+        yield Chunk(list(range(start + 1, start + 1 + len(flat))), columns, extra)
 
 
 def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
@@ -670,6 +687,8 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
 
     if path == "-":
         stream: IO[str] = sys.stdin
+        if stream is None:
+            raise UsageError("--points - reads stdin, but stdin is closed")
         if isinstance(stream, io.TextIOWrapper):  # read stdin exactly as a file (below), whatever the locale
             stream.reconfigure(encoding="utf-8-sig", errors="surrogateescape", newline="")
         size = None

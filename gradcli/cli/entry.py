@@ -73,6 +73,9 @@ def run() -> None:
     """The console script: every way out is an exit code of SPEC §4, never a traceback."""
     from .commands import Exit, fail_io, silence_stdout
 
+    for stream in (sys.stdout, sys.stderr):  # a terminal or pipe that can't show a character gets \u… for it
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         _dispatch(sys.argv[1:])
         sys.stdout.flush()
