@@ -30,7 +30,13 @@ from .language.syntax import parse
 Point = Mapping[str, Any]
 T = TypeVar("T")
 MAX_TAPE = 2_000_000  # instructions: about a gigabyte of tape, the most a nested derivative may build
-_ALL = {"a gradient": "jacobian()", "a Hessian": "hessians()", "a derivative": "jacobian()"}
+_ALL = {"a gradient": "jacobian()", "a Hessian": "hessians()", "a derivative": "derivative_tensor(..., output=k) per output"}
+
+
+def element_label(label: str, idx: tuple[int, ...]) -> str:
+    """out[i, j] for element (i, j) of an output; (W @ x)[0] when the label is more than a name or a call."""
+    plain = label.isidentifier() or (label.endswith(")") and label.split("(", 1)[0].isidentifier() and label.count("(") == 1)
+    return f"{label if plain else '(' + label + ')'}[{', '.join(map(str, idx))}]"
 
 
 def unknown_variable(name: str, variables: Sequence[str]) -> str:
@@ -58,6 +64,9 @@ class Expression:
     source: str
     lowered: Lowered
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    # Outputs that are single elements of array outputs (see elements()): a zero cotangent there means
+    # "not this element", so gradients multiply as mul0 (0·inf = 0), as Jacobian rows do.
+    basis: bool = field(default=False, repr=False)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -92,10 +101,11 @@ class Expression:
                 for i in idx:
                     ref = tape.emit("index", (ref,), param=int(i))
                 outputs.append(ref)
-                labels.append(f"{label}[{', '.join(map(str, idx))}]" if shape else label)
+                labels.append(element_label(label, idx) if shape else label)
         from dataclasses import replace
 
-        return Expression(self.source, replace(self.lowered, tape=tape, outputs=tuple(outputs), output_names=tuple(labels)))
+        lowered = replace(self.lowered, tape=tape, outputs=tuple(outputs), output_names=tuple(labels))
+        return Expression(self.source, lowered, basis=True)
 
     def output(self, k: int) -> Expression:
         """The program with output k alone (same tape and free variables): for tools that take one output."""
@@ -195,7 +205,7 @@ class Expression:
         def build() -> tuple[Tape, list[int | None]]:
             tape = derivatives.prepare(self.specialised(point), self._shapes(point))
             idx = [self._var_index(tape, w) for w in wrt]
-            refs = derivatives.grad(tape, self.lowered.outputs[output], [i for i in idx if i is not None])
+            refs = derivatives.grad(tape, self.lowered.outputs[output], [i for i in idx if i is not None], zero_wins=self.basis)
             by_var = dict(zip([i for i in idx if i is not None], refs))
             return tape, [by_var.get(i) if i is not None else None for i in idx]
 
@@ -266,8 +276,7 @@ class Expression:
             value, *grads = self._run_with_zeros(tape, point, refs, shapes, also=(self.lowered.outputs[out_index],))
         else:
             value = self.values(point)[out_index]
-            axes = tuple(range(np.ndim(value)))
-            grads = [self._forward_columns(point, n)[out_index].sum(axis=axes) for n in names]
+            grads = [self._forward_columns(point, n, out_index, summed=True)[0] for n in names]
         return value, dict(zip(names, grads))
 
     def _jvp_tape(self, point: Mapping[str, np.ndarray], name: str) -> tuple[Tape, list[int | None]]:
@@ -285,11 +294,16 @@ class Expression:
 
         return self._memo(("jvp", name), point, build)
 
-    def _forward_columns(self, point: Mapping[str, np.ndarray], name: str) -> list[np.ndarray]:
-        """Forward mode: ∂(output k)/∂name as a block of shape S_k + T, one tangent pass per element of name."""
+    def _forward_columns(
+        self, point: Mapping[str, np.ndarray], name: str, output: int | None = None, summed: bool = False
+    ) -> list[np.ndarray]:
+        """Forward mode: ∂(output k)/∂name as a block of shape S_k + T, one tangent pass per element of name,
+        for every output (or only `output`); `summed`: ∂(Σ output)/∂name, of shape T, without the block."""
         shape = np.shape(point.get(name, 0.0))
-        out_shapes = [tuple(self.specialised(point).shapes[o]) for o in self.lowered.outputs]  # type: ignore[index]
         tape, refs = self._jvp_tape(point, name)
+        outs = range(len(refs)) if output is None else [output]
+        refs = [refs[k] for k in outs]
+        out_shapes = [tuple(self.specialised(point).shapes[self.lowered.outputs[k]]) for k in outs]  # type: ignore[index]
         size = int(np.prod(shape))
         cols: list[list[np.ndarray]] = [[] for _ in refs]
         for k in range(size):
@@ -297,8 +311,8 @@ class Expression:
             seed[k] = 1.0
             inputs = {**point, _tangent(name, 0): seed.reshape(shape)}
             for col, got in zip(cols, self._run_with_zeros(tape, inputs, refs, out_shapes)):
-                col.append(got)
-        return [_columns_to_block(col, s, shape) for col, s in zip(cols, out_shapes)]
+                col.append(np.sum(got) if summed else got)
+        return [_columns_to_block(col, () if summed else s, shape) for col, s in zip(cols, out_shapes)]
 
     # -- Jacobians ---------------------------------------------------------------
 
@@ -347,7 +361,7 @@ class Expression:
             seed = tape.var(("cotangent", output), shape=tape.shapes[out])  # type: ignore[index]
             idx = [self._var_index(tape, w) for w in names]
             present = [i for i in idx if i is not None]
-            by_var = dict(zip(present, derivatives.grad(tape, out, present, seed=seed)))
+            by_var = dict(zip(present, derivatives.grad(tape, out, present, seed=seed, zero_wins=True)))
             return tape, [by_var.get(i) if i is not None else None for i in idx]
 
         return self._memo(("vjp", output, names), point, build)
@@ -489,12 +503,14 @@ class Expression:
         if order < 1:
             raise UsageError("the order of a derivative must be at least 1")
         arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
-        if arrays and order > 2:
-            raise UsageError(f"derivatives of order {order} are for scalar variables; {arrays[0]} is an array (use hessian)")
+        if arrays:
+            raise UsageError(
+                f"derivative tensors are for scalar variables; {arrays[0]} is an array (use gradient, hessian or jacobian)"
+            )
         self.values(point)
         tape, refs = self._nth_tape(point, names, order, out_index)
         n = len(names)
-        result = np.zeros((n,) * order)
+        by_sorted: dict[tuple[int, ...], float] = {}
         for combo in itertools.combinations_with_replacement(range(n), order - 1):
             inputs: dict[Hashable, np.ndarray] = dict(point)
             for level in range(order - 1):
@@ -502,9 +518,13 @@ class Expression:
                     inputs[_tangent(v, level + 1)] = np.asarray(1.0 if j == combo[level] else 0.0)
             column = self._run_with_zeros(tape, inputs, refs, [()] * n)
             for i, v in enumerate(column):
-                for perm in set(itertools.permutations((i, *combo))):
-                    result[perm] = v
-        return result[(0,) * order] if n == 1 else result
+                by_sorted[tuple(sorted((i, *combo)))] = float(v)
+        if n == 1:
+            return np.asarray(by_sorted[(0,) * order])
+        result = np.empty((n,) * order)
+        for idx in np.ndindex(*result.shape):  # the tensor is symmetric: every ordering of a multi-index
+            result[idx] = by_sorted[tuple(sorted(idx))]
+        return result
 
     def _nth_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], order: int, output: int

@@ -157,6 +157,8 @@ def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:
 
 
 def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int, mode: str, fmt: str) -> None:
+    import numpy as np
+
     from .report import derivative_report, gradient_report, hessian_report
 
     if fmt == "latex":
@@ -175,16 +177,12 @@ def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int,
             value, jac[o] = expr.value_and_gradient(point, variables, mode, k)
             values.append(value)
         report = gradient_report(source, point, expr.output_names, values, jac)
-    elif order == 2 and len(variables) != 1:
-        hessians = {o: expr.hessian(point, variables, k) for k, o in enumerate(expr.output_names)}
-        report = hessian_report(source, point, expr.output_names, expr.values(point), hessians)
+    elif order == 2 and (len(variables) != 1 or np.ndim(point.get(variables[0], 0.0)) != 0):
+        report = hessian_report(source, point, expr.output_names, expr.values(point), expr.hessians(point, variables))
     elif not variables:
         report = derivative_report(source, point, expr.output_names, expr.values(point), (), order, [0.0 for _ in outs])
     else:
-        if mode != "reverse" and len(variables) == 1:
-            tensors = [expr.derivative(point, variables[0], order, mode, k) for k in outs]
-        else:
-            tensors = [expr.derivative_tensor(point, variables, order, k) for k in outs]
+        tensors = [expr.derivative_tensor(point, variables, order, k) for k in outs]
         report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
     emit(report, fmt)
 

@@ -162,9 +162,11 @@ def derivative_report(
 
 
 def _element_labels(label: str, shape: tuple[int, ...]) -> list[str]:
+    from ..api import element_label
+
     if shape == ():
         return [label]
-    return [f"{label}[{', '.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+    return [element_label(label, idx) for idx in np.ndindex(*shape)]
 
 
 def jacobian_report(

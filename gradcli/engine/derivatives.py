@@ -81,8 +81,12 @@ def grad(
     seed: int | None = None,
     record: dict[int, int] | None = None,
     edges: dict[tuple[int, int], int] | None = None,
+    zero_wins: bool = False,
 ) -> list[int | None]:
     """Append the reverse sweep for `output` to `tape` (already prepared).
+
+    `zero_wins`: every cotangent·partial is a `mul0`, for sweeps seeded along a basis direction (a
+    Jacobian row), where a zero cotangent means "this output element isn't asked about".
 
     Returns, for each index in `wrt`, the instruction holding ∂(Σ output)/∂wrt,
     or None where the derivative is structurally zero; it may be smaller than
@@ -100,7 +104,7 @@ def grad(
         seed = tape.const(1.0)  # Σ output: a scalar 1 broadcasts over the output's elements
     adjoint: dict[int, int] = {output: seed}
     wanted = set(wrt)
-    guarded = below_where(tape, n)
+    guarded = [True] * n if zero_wins else below_where(tape, n)
     result: dict[int, int] = {}
     for i in range(output, -1, -1):
         g_i = adjoint.pop(i, None)

@@ -121,11 +121,17 @@ def check(
         if name not in point:
             raise UsageError(f"--wrt {name}: {name} is not a variable of the expression")
 
-    sizes = [np.size(expr.evaluate(point, k)) for k in range(len(expr.output_names))]  # domain errors first
-    if any(np.ndim(expr.evaluate(point, k)) for k in range(len(sizes))) and sum(sizes) <= MAX_SPLIT_OUTPUT:
-        expr = expr.elements(point)  # every element of an array output on its own: the whole Jacobian
-    singular = find_singularities(expr, point)
+    values = [expr.evaluate(point, k) for k in range(len(expr.output_names))]  # domain errors first
     notes: list[str] = []
+    if any(np.ndim(v) for v in values):
+        if sum(np.size(v) for v in values) <= MAX_SPLIT_OUTPUT:
+            expr = expr.elements(point)  # every element of an array output on its own: the whole Jacobian
+        else:
+            notes.append(
+                f"array outputs of more than {MAX_SPLIT_OUTPUT} elements: checked as the gradient of the sum of each"
+                " output (the Jacobian's column sums), not element by element"
+            )
+    singular = find_singularities(expr, point)
     if method == "complex":
         method, note = _complex_applicable(expr, point, singular, order)
         if note:

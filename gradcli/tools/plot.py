@@ -29,8 +29,15 @@ class Curve:
 
 
 def sample(
-    expr: Expression, point: Mapping[str, np.ndarray], var: str, lo: float, hi: float, n: int = 400, output: int = -1
+    expr: Expression, point: Mapping[str, np.ndarray], var: str, lo: float, hi: float, n: int = 400, output: int | None = None
 ) -> Curve:
+    """f and f' along `var`; a program with several outputs names the one to draw (`output`)."""
+    if output is None and len(expr.output_names) > 1:
+        labels = ", ".join(expr.output_names)
+        count = len(expr.output_names)
+        raise UsageError(f"plot draws one function; this program has {count} outputs ({labels}): plot them one by one")
+    if output is None:
+        output = 0
     if not lo < hi:
         raise UsageError("the range must have LOW < HIGH")
     if var not in expr.variables:

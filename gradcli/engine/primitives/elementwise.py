@@ -19,6 +19,7 @@ from .core import (
     Domain,
     Primitive,
     _fit_down,
+    _linear_jvp,
     _or_zero,
     _special,
     _zero,
@@ -93,13 +94,6 @@ def _mul0(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, out)
 
 
-def _mul0_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-    a, b = args
-    terms = [op.mul0(t[0], b) if t[0] is not None else None, op.mul0(a, t[1]) if t[1] is not None else None]
-    live = [x for x in terms if x is not None]
-    return None if not live else live[0] if len(live) == 1 else live[0] + live[1]
-
-
 def _mul0_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
     a, b = args
     return tuple(_fit_down(op.mul0(g, other), x) for x, other in ((a, b), (b, a)))  # type: ignore[return-value]
@@ -120,8 +114,8 @@ def _where_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param
 def _where_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref | None, ...]:
     # where(c, g, 0) rather than g·[c]: an inf or nan cotangent doesn't leak into the branch not taken.
     c, a, b = args
-    zero = g.tape.const(0.0)
-    return (None, op.where(c, g, Ref(g.tape, zero)), op.where(c, Ref(g.tape, zero), g))
+    zero = Ref(g.tape, g.tape.const(0.0))
+    return (None, _fit_down(op.where(c, g, zero), a), _fit_down(op.where(c, zero, g), b))  # a branch may be broadcast
 
 
 def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -497,7 +491,7 @@ def table() -> list[Primitive]:
             "mul0",
             2,
             _mul0,
-            jvp=_mul0_jvp,
+            jvp=_linear_jvp("mul0", (0, 1)),
             vjp=_mul0_vjp,
             infix="*",
             precedence=2,
