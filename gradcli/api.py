@@ -268,7 +268,7 @@ class Expression:
             return self._batched(
                 point,
                 lambda p: self.value_and_gradient(p, names, mode, out_index),
-                lambda: self.value_and_gradient(point, names, mode, out_index),
+                lambda: self._whole_batch_gradient(point, names, mode, out_index),
             )
         shapes = [np.shape(point.get(n, 0.0)) for n in names]
         if mode == "reverse":
@@ -278,6 +278,14 @@ class Expression:
             value = self.values(point)[out_index]
             grads = [self._forward_columns(point, n, out_index, summed=True)[0] for n in names]
         return value, dict(zip(names, grads))
+
+    def _whole_batch_gradient(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], mode: str, out_index: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """An elementwise program on a batch of scalar points: one pass; a constant output still gets a value per point."""
+        value, grads = self.value_and_gradient(point, names, mode, out_index)
+        size = len(next(iter(point.values())))
+        return np.broadcast_to(value, (size,)).copy(), grads
 
     def _jvp_tape(self, point: Mapping[str, np.ndarray], name: str) -> tuple[Tape, list[int | None]]:
         """Tangents of every output with only `name` moving (other inputs have no tangent at all)."""

@@ -386,3 +386,10 @@ def test_a_broadcast_where_branch_gets_its_own_shape_of_cotangent() -> None:
 def test_plot_of_several_outputs_is_refused_not_dropped() -> None:
     result = run("plot", "sin(x), cos(x)", "--range", "x=0:1")
     assert result.exit_code == 2 and "2 outputs" in result.stderr
+
+
+def test_batch_gives_a_value_per_point_even_for_a_constant_output() -> None:
+    f = gradcli.compile("x, 3")
+    value, grad = f.value_and_gradient({"x": [1.0, 2.0, 3.0]}, output=1, batch=True)
+    np.testing.assert_array_equal(value, [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(grad["x"], [0.0, 0.0, 0.0])
