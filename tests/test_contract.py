@@ -200,3 +200,27 @@ def test_a_grid_is_streamed_without_building_its_axes() -> None:
     xs, ys = np.linspace(-1, 2, 7), np.linspace(0.1, 0.3, 3)
     want = [(x, y) for x in xs for y in ys]
     assert [tuple(float(c) for c in line.split(",")[:2]) for line in got] == want  # exactly numpy's linspace points
+
+
+# -- passthrough columns ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["x,y,id\n", ""], ids=["header only", "empty"])
+def test_an_input_without_rows_still_writes_its_header(text: str) -> None:
+    result = run("diff", "x*y", "--points", "-", input=text)
+    assert result.exit_code == 0, result.output
+    want = "x,y,id,value,d_x,d_y" if text else "x,y,value,d_x,d_y"
+    assert result.stdout == want + "\n"
+
+
+def test_a_passthrough_column_named_like_a_result_is_renamed_not_duplicated() -> None:
+    result = run("diff", "x^2", "--points", "-", input="x,value,value_in\n3,a,b\n")
+    assert result.stdout.splitlines() == ["x,value_in,value_in_in,value,d_x", "3,a,b,9,6"]
+    header = result.stdout.splitlines()[0].split(",")
+    assert len(header) == len(set(header)) == 5 and header[-2:] == ["value", "d_x"]
+
+
+def test_json_lines_keys_first_seen_later_are_named_not_lost_silently() -> None:
+    result = run("eval", "x", "--points", "-", "--format", "csv", input='{"x": 1}\n{"x": 2, "id": "b"}\n')
+    assert result.exit_code == 0
+    assert "not in the CSV: id (line 2)" in result.stderr

@@ -49,6 +49,7 @@ class Stats:
     skipped_count: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)
     malformed_count: int = 0
+    header: list[str] | None = None  # a CSV file's columns, known even when no row follows
 
     def raise_if_malformed(self, rows_written: bool) -> None:
         """End the run with exit 2 naming the first malformed line, once every other row is done."""
@@ -97,6 +98,7 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
             break
     if header is None:
         return
+    stats.header = header
     missing = [v for v in variables if v not in header]
     if missing:
         raise UsageError(f"the points file has no column for {', '.join(missing)} (its header: {', '.join(header)})")
@@ -545,6 +547,21 @@ def format_column(values: np.ndarray) -> list[str]:
 _TIDY = re.compile(r"\.0$", re.M)  # 8.0 → 8; then 1e+16 → 1e16 and 2.5e-07 → 2.5e-7, as numfmt.format_number
 
 
+def csv_header(variables: list[str], passthrough: list[str], results: list[str]) -> list[str]:
+    """The CSV header: variables, passthrough columns, results. A passthrough column named like a variable's
+    or a result's column (an input column `value`) is written as `value_in` (`value_in2`, …): names never collide."""
+    taken = set(variables) | set(results)
+    renamed = []
+    for name in passthrough:
+        new, k = name, 1
+        while new in taken:
+            new = f"{name}_in" if k == 1 else f"{name}_in{k}"
+            k += 1
+        taken.add(new)
+        renamed.append(new)
+    return [*variables, *renamed, *results]
+
+
 def _csv_line(cells: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(cells)
@@ -558,6 +575,19 @@ class Writer:
         self.out, self.fmt, self.expr, self.kind = out, fmt, expr, kind
         self.header_done = False
         self.extra_names: list[str] = []
+        self.unlisted: dict[str, int] = {}  # JSON Lines keys first seen after the CSV header: key → first line
+
+    def finish(self, stats: Stats, wrt: Sequence[str] | None) -> None:
+        """An input with no rows still gets its CSV header (the columns it would have had)."""
+        if self.fmt == "json" or self.header_done:
+            return
+        variables = list(self.expr.variables)
+        names = list(wrt) if wrt else variables
+        keys = _labels(self.expr, self.kind, names)
+        outputs = len(self.expr.output_names)
+        extra = [h for h in (stats.header or []) if h not in variables]
+        self.out.write(_csv_line(csv_header(variables, extra, [column_name(k, outputs) for k in keys])))
+        self.out.flush()
 
     def write(self, chunk: Chunk, results: Results) -> None:
         n = len(chunk.lines)
@@ -573,9 +603,13 @@ class Writer:
             # Passthrough columns: those of the first well-formed row (CSV rows all have the header's).
             first = next((e for k, e in enumerate(chunk.extra) if k not in chunk.malformed), {})
             self.extra_names = [k for k in first if k not in variables]
-            self.out.write(_csv_line([*variables, *self.extra_names, *results.names]))
+            self.out.write(_csv_line(csv_header(variables, self.extra_names, results.names)))
             self.header_done = True
         extra_names = self.extra_names
+        for k, e in enumerate(chunk.extra):  # a JSON Lines key the header doesn't have: said at the end, not lost silently
+            for key in e:
+                if key not in extra_names and key not in variables and key not in self.unlisted:
+                    self.unlisted[key] = chunk.lines[k]
         # Each output row repeats its point, so rows can be read or joined on their own.
         numbers = [format_column(chunk.columns[v]) for v in variables]
         tail = [format_column(v) for v in results.values]

@@ -165,6 +165,14 @@ def _batch(
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     with _progress(total, probe) as advance:
         batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
+    writer.finish(stats, wrt)
+    if writer.unlisted:
+        shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])
+        typer.echo(
+            f"gradcli: warning: JSON Lines keys first seen after the CSV header are not in the CSV: {shown};"
+            " --format json keeps every key",
+            err=True,
+        )
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=True)
 
