@@ -224,3 +224,19 @@ def test_json_lines_keys_first_seen_later_are_named_not_lost_silently() -> None:
     result = run("eval", "x", "--points", "-", "--format", "csv", input='{"x": 1}\n{"x": 2, "id": "b"}\n')
     assert result.exit_code == 0
     assert "not in the CSV: id (line 2)" in result.stderr
+
+
+# -- what reaches the terminal ---------------------------------------------------------------------
+
+
+def test_control_characters_from_the_input_are_escaped_in_messages() -> None:
+    result = run("eval", "x", "--points", "-", input="x\n\x1b]0;owned\x07\n")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "\\x1b]0;owned\\x07" in result.stderr
+
+
+def test_the_caret_stands_under_the_column_after_wide_characters() -> None:
+    result = run("eval", "界界 + )")
+    source, caret = result.stderr.splitlines()[1:3]
+    assert source == "  界界 + )" and caret == "  " + " " * 7 + "^"  # 界 takes two terminal columns

@@ -186,7 +186,9 @@ def _batch_warnings(stats: Any) -> None:
         )
     if stats.skipped_count:
         shown = "; ".join(f"line {ln} {why}" for ln, why in sorted(stats.skipped))
-        typer.echo(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {shown}", err=True)
+        from .commands import printable
+
+        typer.echo(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {printable(shown)}", err=True)
 
 
 class _progress:

@@ -27,10 +27,18 @@ def say(text: str, err: bool = False) -> None:
     stream.flush()
 
 
+def printable(text: str) -> str:
+    """Text from the user's input made safe for a terminal: a control character (BEL, ESC of an escape
+    sequence that would retitle the terminal) is shown as its escape, \\x07, never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+
+
 def fail(message: str, code: int, detail: str | None = None) -> None:
-    say(f"gradcli: error: {message}", err=True)
+    say(f"gradcli: error: {printable(message)}", err=True)
     if detail:
-        say(detail, err=True)
+        say(printable(detail), err=True)
     raise Exit(code)
 
 

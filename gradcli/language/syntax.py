@@ -158,6 +158,13 @@ def _expected(names: set[str] | frozenset[str] | None) -> str:
     return "expected " + shown[0]
 
 
+def _width(text: str) -> int:
+    """Terminal columns of text: wide (CJK) characters take two, combining marks none."""
+    import unicodedata  # only on this error path
+
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def caret_lines(source: str, line: int, column: int, width: int = 1) -> str:
     """The source line with a caret under `column` (1-based); long lines are windowed."""
     lines = source.splitlines() or [""]
@@ -167,7 +174,7 @@ def caret_lines(source: str, line: int, column: int, width: int = 1) -> str:
     start = max(0, col - 50)
     end = min(len(text), col + 30)
     shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
-    pad = col - start + (1 if start else 0)
+    pad = _width(text[start:col]) + (1 if start else 0)
     prefix = f"  {line} | " if len(lines) > 1 else "  "
     return f"{prefix}{shown}\n{' ' * len(prefix)}{' ' * pad}{'^' * max(width, 1)}"
 
