@@ -14,7 +14,7 @@ of points is the derivative at each point.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -102,15 +102,11 @@ class Expression:
                     ref = tape.emit("index", (ref,), param=int(i))
                 outputs.append(ref)
                 labels.append(element_label(label, idx) if shape else label)
-        from dataclasses import replace
-
         lowered = replace(self.lowered, tape=tape, outputs=tuple(outputs), output_names=tuple(labels))
         return Expression(self.source, lowered, basis=True)
 
     def output(self, k: int) -> Expression:
         """The program with output k alone (same tape and free variables): for tools that take one output."""
-        from dataclasses import replace
-
         lowered = replace(self.lowered, outputs=(self.lowered.outputs[k],), output_names=(self.output_names[k],))
         return Expression(self.source, lowered)
 

@@ -118,17 +118,13 @@ def setup(
 ) -> tuple[Any, dict[str, Any]]:
     """The compiled program and the bound point (--at values not in the program are warned about,
     unless --wrt names them: their derivative is zero, with their shape)."""
-    from ..api import compile, unknown_variable
+    from ..api import compile
     from ..batch.points import parse_at, read_program
     from ..engine.primitives import CONSTANTS
-    from ..errors import UsageError
 
     source = read_program(expression)
     expr = compile(source)
     point = parse_at(at)
-    for n in wrt or ():
-        if n not in expr.variables and n not in point and n not in CONSTANTS:
-            raise UsageError(unknown_variable(n, expr.variables))
     unused = [n for n in point if n not in expr.variables and n not in CONSTANTS and n not in (wrt or ())]
     for n in unused:
         say(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)

@@ -12,7 +12,9 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .primitives import PRIMITIVES
-from .tape import Ref, Shape, Tape, specialise
+from .refs import Ref
+from .shapes import Shape
+from .tape import Tape, specialise
 
 
 def prepare(tape: Tape, input_shapes: dict[Hashable, Shape]) -> Tape:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import math
 
 from . import elementwise, linalg, reductions, shape
-from .core import Domain, Primitive
-
-__all__ = ["CONSTANTS", "FUNCTIONS", "PRIMITIVES", "Domain", "Primitive", "mixes_elements"]
+from .core import Primitive
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for family in (elementwise, linalg, reductions, shape) for p in family.table()}
 
