@@ -136,7 +136,7 @@ ERROR_ROWS: list[tuple[list[str], str | None, int, list[str]]] = [
     (["eval", "x.__class__", "--at", "x=1"], None, 2, ["syntax error", "unexpected character '.'"]),
     (["eval", 'eval("1")'], None, 2, ["syntax error", "no strings"]),
     (["eval", "exec(x)", "--at", "x=1"], None, 2, ["unknown function exec"]),
-    (["eval", "lambda: 1"], None, 2, ["syntax error", "unexpected character ':'"]),
+    (["eval", "lambda: 1"], None, 2, ["syntax error", "unexpected ':'"]),  # ':' is a token since slices (x[1:])
     (["eval", "x if y else z", "--at", "x=1,y=1,z=1"], None, 2, ["syntax error", "unexpected 'if'"]),
     (["eval", "import os"], None, 2, ["syntax error"]),
     (["eval", "[i for i in x]", "--at", "x=1"], None, 2, ["syntax error"]),

@@ -218,6 +218,13 @@ ROWS: list[Row] = [
     Row("logsumexp", "logsumexp(x)", pts(x=u(-3, 3, (4,))), lambda x: np.log(np.sum(np.exp(x)))),
     Row("dot", "dot(x, y)", pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,))), np.dot),
     Row("stack", "[x * y, sin(x), y]", pts(**_xy), lambda x, y: _stack(x * y, np.sin(x), y)),
+    Row(
+        "getitem",
+        "x[1:] * sin(x[:-1]) + W[1, ::2] @ x[::2]",
+        pts(x=u(-2, 2, (3,)), W=u(-1, 1, (2, 3))),
+        lambda x, W: x[1:] * np.sin(x[:-1]) + W[1, ::2] @ x[::2],
+    ),
+    Row("len", "x * len(x) + W[0] * len(W)", pts(x=u(-2, 2, (3,)), W=u(-1, 1, (2, 3))), lambda x, W: x * len(x) + W[0] * len(W)),
     Row("digamma", "digamma(x)", pts(away_from_poles, x=u(-2.9, 4.5)), sp.psi, rtol=1e-8),  # also gamma's derivative
     # -- internal primitives, through expressions whose derivatives use them -----------------------
     Row("xlogy", "(1 + x * x) ^ y", pts(**_xy), lambda x, y: (1 + x * x) ** y),  # ∂/∂y = xlogy(ans, base)
@@ -248,6 +255,7 @@ ROWS: list[Row] = [
         pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,))),
         lambda x, y: np.sin(_stack(x * x, x * y)),
     ),
+    Row("scatter", "sum(exp(W[:, 1:]) * W[-1, 0])", pts(W=u(-1, 1, (2, 3))), lambda W: np.sum(np.exp(W[:, 1:]) * W[-1, 0])),
     Row("matmul_grad_a", "sum(sin(A @ B))", pts(A=u(-1, 1, (2, 3)), B=u(-1, 1, (3, 2))), lambda A, B: np.sum(np.sin(A @ B))),
     Row("matmul_grad_b", "sum(exp(v @ M))", pts(v=u(-1, 1, (3,)), M=u(-1, 1, (3, 2))), lambda v, M: np.sum(np.exp(v @ M))),
 ]

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..numfmt import format_value
 from .primitives import PRIMITIVES
+from .primitives.shape import subscript_text
 from .tape import Tape
 
 ATOM = 9  # the precedence of names, numbers and calls
@@ -57,6 +58,9 @@ def apply_text(op: str, args: Sequence[tuple[str, int]], param: Hashable = None)
     if op == "neg":
         (a, pa) = args[0]
         return (f"-{a}" if pa > 3 else f"-({a})"), 3
+    if op == "getitem":
+        (a, pa) = args[0]
+        return f"{a if pa >= ATOM else f'({a})'}[{subscript_text(param)}]", ATOM  # type: ignore[arg-type]
     if op == "stack":
         return "[" + ", ".join(a for a, _ in args) + "]", ATOM
     name = prim.syntax or op

@@ -133,6 +133,9 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
         return ()  # scalars in, a scalar out: the common case of a one-point derivative
     try:
         return prim.shape(*shapes, param=param)
+    except IndexError as exc:  # an index out of range (getitem, len): not a mismatch of two shapes
+        where = f" in {' '.join(tape.source[span.start : span.end].split())}" if span is not None else ""
+        raise ShapeError(f"{exc}{where}: the value has shape {_shape_text(shapes[0])}") from None
     except ValueError as exc:
         where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
         shown = " and ".join(_shape_text(s) for s in shapes)

@@ -42,12 +42,46 @@ class Vector(NamedTuple):
     span: Span
 
 
-Node = Number | Name | Call | Operator | Vector
+class Slice(NamedTuple):
+    """`start:stop:step` inside a subscript; a missing part is None (numpy's defaults)."""
+
+    start: Node | None
+    stop: Node | None
+    step: Node | None
+    span: Span
+
+
+class Index(NamedTuple):
+    """`base[i, a:b, ::2]`: numpy basic indexing; the subscripts must be constant integers."""
+
+    base: Node
+    items: tuple[Node | Slice, ...]
+    span: Span
+
+
+Node = Number | Name | Call | Operator | Vector | Index
 
 
 class Assignment(NamedTuple):
     target: str
     value: Node
+    span: Span
+
+
+class Definition(NamedTuple):
+    """`f(a, b) = body`: a user function, inlined at each call."""
+
+    name: str
+    params: tuple[Name, ...]
+    body: Node
+    span: Span
+    head: Span  # the `f(a, b)` on the left
+
+
+class BadTarget(NamedTuple):
+    """`x + 1 = 2`: a left side that is neither a name nor a function head (reported by lowering)."""
+
+    target: Node
     span: Span
 
 
@@ -57,5 +91,5 @@ class Outputs(NamedTuple):
 
 
 class Program(NamedTuple):
-    statements: tuple[Assignment | Outputs, ...]
+    statements: tuple[Assignment | Definition | BadTarget | Outputs, ...]
     source: str

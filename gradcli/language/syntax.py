@@ -12,7 +12,22 @@ from typing import Any
 from ..errors import GrammarError
 from .grammar_tables import tables
 from .lalr import END, ParseFailure, Token
-from .nodes import Assignment, Call, Name, Node, Number, Operator, Outputs, Program, Span, Vector
+from .nodes import (
+    Assignment,
+    BadTarget,
+    Call,
+    Definition,
+    Index,
+    Name,
+    Node,
+    Number,
+    Operator,
+    Outputs,
+    Program,
+    Slice,
+    Span,
+    Vector,
+)
 
 # How terminals read in "expected …" messages.
 _TERMINAL_NAMES = {
@@ -22,7 +37,48 @@ _TERMINAL_NAMES = {
     END: "the end of the input",
     "COMP_OP": "a comparison",
     "POW_OP": "'^'",
+    "MUL": "'*'",
+    "MINUS": "'-'",
+    "SQRT": "'√'",
 }
+
+
+class _Misplaced(GrammarError):
+    """Raised by a callback: parse() adds the caret under `span`."""
+
+    def __init__(self, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.span = span
+
+
+def _ends_with_name(node: Any) -> str | None:
+    """The bare name a node's text ends with (`x` in `2x`, `-x`, `a^x`), None if it ends otherwise."""
+    while True:
+        if type(node) is Name:
+            return node.id if node.span.end - node.span.start == len(node.id) else None  # not "(x)"
+        if type(node) is Operator and node.span.end == node.args[-1].span.end:
+            node = node.args[-1]
+            continue
+        return None
+
+
+def _starts_with_name(node: Any) -> bool:
+    while True:
+        if type(node) is Name:
+            return True
+        if type(node) is Call:
+            return node.func_span.end - node.func_span.start == len(node.func)  # not √x, |x|
+        if type(node) is Operator and node.args:
+            node = node.args[0]
+        elif type(node) is Index:
+            node = node.base
+        else:
+            return False
+
+
+def _short(node: Any) -> str:
+    """A node's text for a hint: a name or number as it is, anything else as …."""
+    return node.id if type(node) is Name else node.text if type(node) is Number else "…"
 
 
 def _span(first: Any, last: Any) -> Span:
@@ -98,9 +154,46 @@ class _Builder:
     def pow(self, c: list[Any]) -> Operator:
         return self._binary("pow", c)
 
-    def implicit(self, c: list[Any]) -> Operator:
-        num = self.number([c[0]])
-        return Operator("mul", (num, c[1]), _span(num, c[1]))
+    def juxtapose(self, c: list[Any]) -> Operator:
+        """Implicit multiplication: `2x`, `x y`, `(x+1)(x-1)`, `sin(x)cos(x)`."""
+        a, b = c
+        if _is_token(a):
+            a = self.number([a])
+        last = _ends_with_name(a)
+        if last is not None and _starts_with_name(b):
+            # x y is no product: a name can't follow a name (so `import os` or `x if y else z` stay syntax errors).
+            what = b.id if type(b) is Name else b.func if type(b) is Call else _short(b)
+            raise _Misplaced(
+                f"syntax error at column {b.span.column}: unexpected {what!r} after the name {last};"
+                f" expected an operator: write {last}*{what} for a product",
+                b.span,
+            )
+        if type(a) is Operator and a.op == "pow" and type(a.args[1]) is Number and a.span.end == b.span.start:
+            # x^2y: x^(2y) or (x^2)y? Refused without a space rather than guessed.
+            x, n, y = _short(a.args[0]), a.args[1].text, _short(b)
+            raise _Misplaced(f"{x}^{n}{y} is ambiguous: write {x}^{n}*{y} (or {x}^{n} {y}) or {x}^({n}{y})", b.span)
+        return Operator("mul", (a, b), _span(a, b))
+
+    def root(self, c: list[Any]) -> Call:
+        sign, x = c
+        return Call("sqrt", (x,), _span(sign, x), _token_span(sign))
+
+    def absolute(self, c: list[Any]) -> Call:
+        bar, x, close = c
+        return Call("abs", (x,), _span(bar, close), _token_span(bar))
+
+    def index(self, c: list[Any]) -> Index:
+        base, _lsqb, items, rsqb = c
+        return Index(base, tuple(items), _span(base, rsqb))
+
+    def subscripts(self, c: list[Any]) -> list[Any]:
+        return [x for x in c if not _is_token(x)]
+
+    def slice(self, c: list[Any]) -> Slice:
+        # [start, ":", stop] or [start, ":", stop, ":", step], a missing part None.
+        step = c[4] if len(c) == 5 else None
+        present = [x for x in c if x is not None]
+        return Slice(c[0], c[2], step, _span(present[0], present[-1]))
 
     def compare(self, c: list[Any]) -> Operator:
         a, tok, b = c
@@ -114,15 +207,20 @@ class _Builder:
     def pos(self, c: list[Any]) -> Node:
         return c[1]  # unary plus is sugar: it leaves no trace on the tape
 
-    def assignment(self, c: list[Any]) -> Assignment:
-        name, value = c
-        return Assignment(name.value, value, _span(name, value))
+    def assignment(self, c: list[Any]) -> Assignment | Definition | BadTarget:
+        target, value = c
+        span = _span(target, value)
+        if type(target) is Name:
+            return Assignment(target.id, value, span)
+        if type(target) is Call and all(type(a) is Name for a in target.args):
+            return Definition(target.func, target.args, value, span, target.span)  # type: ignore[arg-type]
+        return BadTarget(target, span)
 
     def outputs(self, c: list[Any]) -> Outputs:
         items = _nodes(c)
         return Outputs(tuple(items), _span(items[0], items[-1]))
 
-    def program(self, c: list[Any]) -> tuple[Assignment | Outputs, ...]:
+    def program(self, c: list[Any]) -> tuple[Assignment | Definition | BadTarget | Outputs, ...]:
         return tuple(_nodes(c))
 
 
@@ -135,6 +233,9 @@ def parse(source: str) -> Program:
         statements = tables().parse(source, _BUILDER)
     except ParseFailure as exc:
         raise syntax_error(source, exc) from None
+    except _Misplaced as exc:
+        span = exc.span
+        raise GrammarError(exc.message, caret_lines(source, span.line, span.column, span.end - span.start)) from None
     if not statements:
         raise GrammarError("the expression is empty")
     return Program(statements, source)

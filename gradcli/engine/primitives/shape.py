@@ -1,4 +1,4 @@
-"""Shape plumbing: vector literals, row indexing, and the broadcasting a derivative needs."""
+"""Shape plumbing: vector literals, indexing and slicing, and the broadcasting a derivative needs."""
 
 from __future__ import annotations
 
@@ -50,6 +50,66 @@ def _index_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tupl
     return (op.stack(*(g if j == param else zero for j in range(x.shape[0]))),)
 
 
+# -- indexing and slicing (numpy basic indexing) ------------------------------------------------------
+# The param is one entry per indexed axis: an int k (negative from the end), or a (start, stop, step)
+# triple with None for numpy's defaults. It is hashable, so x[1:] written twice is one instruction.
+
+Subscript = tuple[int | tuple[int | None, int | None, int | None], ...]
+
+
+def subscript_key(param: Subscript) -> tuple[int | slice, ...]:
+    return tuple(k if isinstance(k, int) else slice(*k) for k in param)
+
+
+def subscript_text(param: Subscript) -> str:
+    """`1:`, `:, 0`, `::2`: the subscript as it would be typed."""
+    parts = []
+    for k in param:
+        if isinstance(k, int):
+            parts.append(str(k))
+            continue
+        a, b, c = ("" if v is None else str(v) for v in k)
+        parts.append(f"{a}:{b}" + (f":{c}" if c else ""))
+    return ", ".join(parts)
+
+
+def _getitem_shape(s: Shape, param: Subscript = ()) -> Shape:
+    """The shape x[param] has, checked before anything is evaluated (IndexError: out of range)."""
+    if len(param) > len(s):
+        axes = f"{len(s)} ax{'i' if len(s) == 1 else 'e'}s" if s else "no axes (a scalar)"
+        raise IndexError(f"too many indices: {len(param)} for a value with {axes}")
+    out: list[int] = []
+    for axis, (k, n) in enumerate(zip(param, s)):
+        if isinstance(k, int):
+            if not -n <= k < n:
+                raise IndexError(f"index {k} is out of range for axis {axis} of size {n} (valid: {-n} to {n - 1})")
+        else:
+            out.append(len(range(n)[slice(*k)]))
+    return (*out, *s[len(param) :])
+
+
+def _getitem(x: np.ndarray, param: Subscript) -> np.ndarray:
+    return np.asarray(x)[subscript_key(param)]
+
+
+def _scatter(g: np.ndarray, like: np.ndarray, param: Subscript) -> np.ndarray:
+    """zeros like `like` with g placed at [param]: the transpose of x[param] (basic indexing never repeats
+    an element, so placing is adding)."""
+    out = np.zeros(np.shape(like), dtype=np.result_type(g, like, float))
+    out[subscript_key(param)] = g
+    return out
+
+
+def _len(x: np.ndarray) -> np.ndarray:
+    return np.asarray(float(np.shape(x)[0]))
+
+
+def _len_shape(s: Shape, param: Hashable = None) -> Shape:
+    if not s:
+        raise IndexError("len() of a scalar: it has no axes")
+    return ()
+
+
 def table() -> list[Primitive]:
     P = Primitive
     return [
@@ -84,4 +144,26 @@ def table() -> list[Primitive]:
             uses_param=True,
             internal=True,
         ),
+        P(
+            "getitem",
+            1,
+            _getitem,
+            jvp=lambda args, ans, t, p: op.getitem(t[0], param=p),
+            vjp=lambda args, ans, g, p: (op.scatter(g, args[0], param=p),),
+            shape=_getitem_shape,
+            uses_param=True,
+            doc="x[i, a:b:c]: numpy basic indexing with constant integers",
+        ),
+        P(
+            "scatter",
+            2,
+            _scatter,
+            jvp=lambda args, ans, t, p: None if t[0] is None else op.scatter(t[0], args[1], param=p),
+            vjp=lambda args, ans, g, p: (op.getitem(g, param=p), None),
+            shape=lambda g, like, param=None: like,
+            uses_param=True,
+            internal=True,
+            doc="zeros shaped like arg 2 with arg 1 at [param]: the transpose of getitem",
+        ),
+        P("len", 1, _len, _zero(1), shape=_len_shape, syntax="len", doc="the length of the first axis"),
     ]
