@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,68 @@ def test_user_functions_on_the_command_line() -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["value"] == 12 and out["gradient"] == {"x": 6, "y": 4}
+
+
+# -- points: constant bounds, arrays from files ----------------------------------------------------
+
+
+def _cli(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=input)
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_grid_bounds_are_constant_expressions() -> None:
+    code, out, _ = _cli("eval", "sin(x)", "--grid", "x=0:2*pi:5")
+    assert code == 0
+    rows = [line.split(",") for line in out.strip().splitlines()[1:]]
+    np.testing.assert_allclose([float(r[0]) for r in rows], np.linspace(0, 2 * math.pi, 5), rtol=1e-15)
+    np.testing.assert_allclose([float(r[1]) for r in rows], np.sin(np.linspace(0, 2 * math.pi, 5)), atol=1e-15)
+    code, out, _ = _cli("eval", "x", "--grid", "x=0:pi:3")
+    assert code == 0 and [float(v.split(",")[0]) for v in out.split()[1:]] == [0.0, math.pi / 2, math.pi]
+    code, _, err = _cli("eval", "x", "--grid", "x=0:y:3")
+    assert code == 2 and "malformed --grid 'x=0:y:3'" in err
+
+
+def test_range_bounds_are_constant_expressions() -> None:
+    code, out, _ = _cli("verify", "sin(x)", "--claim", "cos(x)", "--range", "x=-pi:pi", "--samples", "5")
+    assert code == 0 and f"x∈[{-math.pi!r}, {math.pi!r}]" in out
+    code, _, err = _cli("verify", "sin(x)", "--claim", "cos(x)", "--range", "x=pi:-pi")
+    assert code == 2 and "LOW < HIGH" in err
+
+
+def test_at_reads_arrays_from_npy_csv_json_and_stdin(tmp_path: Path) -> None:
+    x = np.random.default_rng(5).uniform(-1, 1, 200_000)
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = _cli("eval", "sum(x^2)", "--at", f"x=@{tmp_path / 'x.npy'}")
+    assert code == 0 and float(out) == pytest.approx(np.sum(x**2), rel=1e-12)
+    X = np.arange(6.0).reshape(3, 2) / 4
+    (tmp_path / "X.csv").write_text("a,b\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in X) + "\n")
+    code, out, _ = _cli("diff", "sum(X @ w)", "--at", f"X=@{tmp_path / 'X.csv'}", "--at", "w=[1,2]", "--wrt", "w", "-f", "json")
+    assert code == 0 and json.loads(out)["gradient"]["w"] == X.sum(axis=0).tolist()
+    (tmp_path / "W.json").write_text("[[1, 2], [3, 4.5]]")
+    code, out, _ = _cli("eval", "sum(W)", "--at", f"W=@{tmp_path / 'W.json'}")
+    assert code == 0 and float(out) == 10.5
+    code, out, _ = _cli("eval", "x[1]", "--at", "x=@-", input="[1, 2.5, 3]\n")
+    assert code == 0 and float(out) == 2.5
+    code, out, _ = _cli("eval", "sum(x)", "--at", "x=@-", input="1\n2\n4\n")
+    assert code == 0 and float(out) == 7.0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "no such file"),
+        ("ragged.csv", "1,2\n3\n", "line 2 has 1 values, the first row 2"),
+        ("words.csv", "a,b\n1,2\nx,y\n", "line 3 is not comma-separated numbers"),
+        ("ragged.json", "[[1, 2], [3]]", "nested lists of numbers of one shape"),
+        ("bad.json", "[1, 2", "not valid JSON"),
+        ("bad.npy", "not numpy", "not a readable .npy file"),
+        ("empty.csv", "", "the file has no numbers"),
+    ],
+)
+def test_at_file_errors(tmp_path: Path, name: str, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    code, _, err = _cli("eval", "x", "--at", f"x=@{tmp_path / name}")
+    assert code == 2 and message in err, err

@@ -359,16 +359,16 @@ def grid_chunks(spec: dict[str, tuple[float, float, int]], variables: Sequence[s
 
 
 def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
-    from .points import split_top_level
+    from .points import scalar_constant, split_top_level
 
     spec: dict[str, tuple[float, float, int]] = {}
     for part in split_top_level(text):
         name, eq, rng = part.partition("=")
         bits = rng.split(":")
         try:
-            a, b, n = float(bits[0]), float(bits[1]), int(bits[2])
+            a, b, n = scalar_constant(bits[0]), scalar_constant(bits[1]), int(bits[2])
         except (ValueError, IndexError):
-            raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT, e.g. x=0:1:11") from None
+            raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT, e.g. x=0:2*pi:9") from None
         if not eq or not name.strip().isidentifier() or n < 1 or len(bits) != 3:
             raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT with COUNT ≥ 1")
         spec[name.strip()] = (a, b, n)

@@ -672,7 +672,7 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
 
 
 def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
-    from ..batch.points import split_top_level
+    from ..batch.points import scalar_constant, split_top_level
     from ..errors import UsageError
 
     ranges: dict[str, tuple[float, float]] = {}
@@ -681,11 +681,11 @@ def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
             name, eq, span = part.partition("=")
             lo, colon, hi = span.partition(":")
             try:
-                a, b = float(lo), float(hi)
+                a, b = scalar_constant(lo), scalar_constant(hi)
             except ValueError:
                 a = b = float("nan")
             if not eq or not colon or not name.strip().isidentifier() or not (a < b):
-                raise UsageError(f"malformed --range {part.strip()!r}: expected NAME=LOW:HIGH with LOW < HIGH, e.g. x=-2:2")
+                raise UsageError(f"malformed --range {part.strip()!r}: expected NAME=LOW:HIGH with LOW < HIGH, e.g. x=-pi:pi")
             ranges[name.strip()] = (a, b)
     return ranges
 
