@@ -24,7 +24,7 @@ from .engine.primitives import CONSTANTS, mixes_elements
 from .engine.tape import Tape, specialise
 from .errors import EvaluationError, UnboundError, UsageError
 from .gcpause import gc_paused
-from .language.lower import Lowered, lower
+from .language.lower import CONSTANT_ALIASES, Lowered, lower
 from .language.syntax import parse
 
 Point = Mapping[str, Any]
@@ -47,6 +47,22 @@ def unknown_variable(name: str, variables: Sequence[str]) -> str:
     hint = f"; did you mean {close[0]}?" if close else ""
     have = f"its free variables are {', '.join(variables)}" if variables else "it has no free variables"
     return f"{name} is not a variable of the expression ({have}){hint}"
+
+
+def split_name(name: str, known: set[str] | frozenset[str]) -> list[str] | None:
+    """`xy` → ["x", "y"] when x and y are names the program knows: the fewest pieces (at least two), else None.
+
+    For the hint on an unbound name that was meant as a product (gradcli reads `xy` as one name)."""
+    n = len(name)
+    best: list[list[str] | None] = [[]] + [None] * n  # best[k]: the fewest known pieces spelling name[:k]
+    for end in range(1, n + 1):
+        for start in range(end):
+            piece = name[start:end]
+            prev = best[start]
+            if prev is not None and piece in known and (best[end] is None or len(prev) + 1 < len(best[end])):  # type: ignore[arg-type]
+                best[end] = [*prev, piece]
+    found = best[n]
+    return found if found is not None and len(found) >= 2 else None
 
 
 @gc_paused
@@ -112,8 +128,10 @@ class Expression:
 
     # -- points ---------------------------------------------------------------
 
-    def bind(self, at: Point | None = None) -> dict[str, np.ndarray]:
-        """Check and convert a point: every free variable bound, no constants rebound."""
+    def bind(self, at: Point | None = None, also_known: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """Check and convert a point: every free variable bound, no constants rebound.
+
+        `also_known`: names given but not used (the CLI's ignored --at values), for the x*y hint only."""
         at = dict(at or {})
         for name in at:
             if name in CONSTANTS:
@@ -122,7 +140,11 @@ class Expression:
         if missing:
             names = ", ".join(missing)
             hint = " ".join(f"--at {m}=…" for m in missing)
-            raise UnboundError(f"no value for {names}: give {'it' if len(missing) == 1 else 'them'} with {hint}", missing)
+            known = set(self.variables) | set(at) | set(also_known) | set(CONSTANTS) | set(CONSTANT_ALIASES)
+            products = [split_name(m, known - {m}) for m in missing]  # xy when x and y are known: meant as x*y?
+            meant = "; ".join(f"did you mean {'*'.join(p)}?" for p in products if p)
+            meant = f" ({meant})" if meant else ""
+            raise UnboundError(f"no value for {names}: give {'it' if len(missing) == 1 else 'them'} with {hint}{meant}", missing)
         point: dict[str, np.ndarray] = {}
         for name, value in at.items():
             try:

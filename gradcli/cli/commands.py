@@ -132,7 +132,7 @@ def setup(
     if not need_point and not all(v in used for v in expr.variables):
         expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
         return expr, used
-    return expr, expr.bind(used)
+    return expr, expr.bind(used, also_known=unused)
 
 
 def wrt_names(wrt: str | None) -> list[str] | None:

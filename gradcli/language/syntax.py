@@ -299,5 +299,35 @@ def syntax_error(source: str, exc: ParseFailure) -> GrammarError:
         what = f"unexpected {tok.value[:20]!r}"
     expected = _expected(exc.expected)
     where = f"line {line}, column {column}" if "\n" in source.strip("\n") else f"column {column}"
-    message = f"syntax error at {where}: {what}" + (f"; {expected}" if expected else "")
+    message = f"syntax error at {where}: {what}" + (f"; {expected}" if expected else "") + _hint(source, tok)
     return GrammarError(message, caret_lines(source, line, column))
+
+
+def _hint(source: str, tok: Token | None) -> str:
+    """How to write a juxtaposition gradcli refuses (SPEC §2 in the README): said where it fails."""
+    if tok is None or tok.type not in ("NAME", "NUMBER", "LPAR", "BAR", "SQRT"):
+        return ""
+    before = source[: tok.start].rstrip()
+    if not before:
+        return ""
+    prev = before[-1]
+    if tok.type == "NUMBER" and (prev.isalnum() or prev in "_)]|"):
+        return " (a number can't follow without an operator: write it first, 2x, or use *)"
+    if tok.type == "BAR" and (prev.isalnum() or prev in "_)]"):
+        return " (|…| is never an implicit factor: write 2*|x|)"
+    # Scan back over the product the token would continue: a "/" or "@" there ends implicit multiplication.
+    depth = 0
+    for ch in reversed(before):
+        if ch in ")]":
+            depth += 1
+        elif ch in "([":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and ch in "+-−,;=<>\n":
+            break
+        elif depth == 0 and ch in "/@":
+            return f" (implicit multiplication doesn't continue after {ch}: write 1{ch}(2x) or (1{ch}2)*x)"
+        elif depth == 0 and ch == "^" and tok.type == "LPAR":
+            return " (after a power, write * before the parenthesis: x^2*(…))"
+    return ""
