@@ -305,3 +305,154 @@ def test_at_file_errors(tmp_path: Path, name: str, content: str | None, message:
         (tmp_path / name).write_text(content)
     code, _, err = _cli("eval", "x", "--at", f"x=@{tmp_path / name}")
     assert code == 2 and message in err, err
+
+
+# -- math as people type it ------------------------------------------------------------------------
+
+P = {"x": 1.5, "y": -0.75, "a": 2.0, "b": 3.0}
+x, y, a, b = P["x"], P["y"], P["a"], P["b"]
+
+
+def value_of(src: str) -> float:
+    f = gradcli.compile(src)
+    return float(f.value({k: v for k, v in P.items() if k in f.variables}))
+
+
+ACCEPTED = [
+    # after a number literal (as before)
+    ("2x", 2 * x),
+    ("2 x", 2 * x),
+    ("2x^2", 2 * x**2),
+    ("-2x", -2 * x),
+    ("3(x+1)", 3 * (x + 1)),
+    ("2sin(x)", 2 * math.sin(x)),
+    # a parenthesised group after a group, a call or an index
+    ("(x+1)(x-1)", (x + 1) * (x - 1)),
+    ("(x+1)(x-1)(a)", (x + 1) * (x - 1) * a),
+    ("2(x+1)(x-1)", 2 * (x + 1) * (x - 1)),
+    ("-(x+1)(x-1)", -((x + 1) * (x - 1))),
+    ("sin(x)(x+1)", math.sin(x) * (x + 1)),
+    ("[x, a][1](b)", a * b),
+    # a factor that starts with a name, after anything but a bare name
+    ("sin(x)cos(x)", math.sin(x) * math.cos(x)),
+    ("sin(x) cos(x)", math.sin(x) * math.cos(x)),
+    ("(x+1)y", (x + 1) * y),
+    ("(x+1)y^2", (x + 1) * y**2),
+    ("(a)b", a * b),
+    ("x^2 y", x**2 * y),
+    ("2x^2 sin(y)", 2 * x**2 * math.sin(y)),
+    ("[x, a][0] b", x * b),
+    ("(x)sin(y)cos(y)", x * math.sin(y) * math.cos(y)),
+    # after *, the right operand may itself be a juxtaposition
+    ("x*2y", x * 2 * y),
+    ("x*(a)(b)", x * a * b),
+    ("a/b*2x", a / b * 2 * x),
+    # the root sign takes a power, as unary minus does
+    ("√x", math.sqrt(x)),
+    ("√(x+1)", math.sqrt(x + 1)),
+    ("√x^2", math.sqrt(x**2)),
+    ("2√x", 2 * math.sqrt(x)),
+    ("(a)√x", a * math.sqrt(x)),
+    ("√√a", math.sqrt(math.sqrt(a))),
+    # absolute-value bars
+    ("|y|", abs(y)),
+    ("|x - 3| + |y|", abs(x - 3) + abs(y)),
+    ("||y| - 1|", abs(abs(y) - 1)),
+    ("|y|^2", y**2),
+    ("|y|x", abs(y) * x),
+    ("2*|y|", 2 * abs(y)),
+    # Unicode operators and π
+    ("2·x", 2 * x),
+    ("x×y", x * y),
+    ("x−1", x - 1),
+    ("−x", -x),
+    ("2π", 2 * math.pi),
+    ("cos(π)", -1.0),
+    # aliases
+    ("ln(x)", math.log(x)),
+    ("sec(x)", 1 / math.cos(x)),
+    ("csc(x)", 1 / math.sin(x)),
+    ("cot(x)", 1 / math.tan(x)),
+]
+
+
+@pytest.mark.parametrize(("src", "expected"), ACCEPTED, ids=[s for s, _ in ACCEPTED])
+def test_accepted_forms(src: str, expected: float) -> None:
+    assert value_of(src) == pytest.approx(expected, rel=1e-15, abs=1e-15)
+
+
+REJECTED = [
+    ("x y", "unexpected 'y' after the name x; expected an operator: write x*y for a product"),
+    ("2x y", "write x*y for a product"),
+    ("x sin(y)", "unexpected 'sin' after the name x; expected an operator: write x*sin for a product"),
+    ("-x y", "write x*y for a product"),
+    ("import os", "syntax error"),
+    ("x(y)", "unknown function x; for a product write x*(…)"),
+    ("1/2x", "implicit multiplication doesn't continue after /: write 1/(2x) or (1/2)*x"),
+    ("a/b c", "implicit multiplication doesn't continue after /"),
+    ("a/(b)(x)", "implicit multiplication doesn't continue after /"),
+    ("x 2", "a number can't follow without an operator: write it first, 2x, or use *"),
+    ("(x+1)2", "a number can't follow without an operator"),
+    ("sin(x)2", "a number can't follow without an operator"),
+    ("x^2y", "x^2y is ambiguous: write x^2*y (or x^2 y) or x^(2y)"),
+    ("x^2(y)", "after a power, write * before the parenthesis"),
+    ("2|x|", "|…| is never an implicit factor: write 2*|x|"),
+    ("x|y|", "|…| is never an implicit factor"),
+    ("|x||y|", "|…| is never an implicit factor"),
+    ("[1, 2] [x, y]", "an index must be a constant integer"),  # a subscript, not a product
+    ("π x", "write π*x for a product"),
+    ("x, (1)(2)3", "a number can't follow without an operator"),
+]
+
+
+@pytest.mark.parametrize(("src", "message"), REJECTED, ids=[s for s, _ in REJECTED])
+def test_rejected_forms_say_how_to_write_them(src: str, message: str) -> None:
+    with pytest.raises(GrammarError) as info:
+        gradcli.compile(src)
+    assert message in info.value.message
+    assert "^" in (info.value.detail or ""), "the caret shows where"
+
+
+def test_implicit_products_differentiate_like_their_starred_forms() -> None:
+    for implicit, starred in [
+        ("(x+1)(x-1)", "(x+1)*(x-1)"),
+        ("sin(x)cos(y)", "sin(x)*cos(y)"),
+        ("2x^2 y", "2*x^2*y"),
+        ("|y|√x", "abs(y)*sqrt(x)"),
+        ("x×y − ln(x)", "x*y - log(x)"),
+    ]:
+        f, g = gradcli.compile(implicit), gradcli.compile(starred)
+        assert f.variables == g.variables
+        point = {k: P[k] for k in f.variables}
+        for mode in ("reverse", "forward"):
+            assert f.gradient(point, mode=mode) == g.gradient(point, mode=mode)
+        assert f.hessian(point) == g.hessian(point)
+
+
+def test_sec_csc_cot_derivatives_against_their_formulas() -> None:
+    for src, d in [
+        ("sec(x)", math.tan(x) / math.cos(x)),
+        ("csc(x)", -1 / (math.tan(x) * math.sin(x))),
+        ("cot(x)", -1 / math.sin(x) ** 2),
+    ]:
+        assert float(gradcli.compile(src).gradient({"x": x})["x"]) == pytest.approx(d, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["eval", "x*y + xy", "--at", "x=1,y=2"], "no value for xy: give it with --at xy=… (did you mean x*y?)"),
+        (["eval", "x + xy", "--at", "x=1,y=2"], "(did you mean x*y?)"),  # y is only bound with --at
+        (["eval", "abc", "--at", "a=1,b=2,c=3"], "(did you mean a*b*c?)"),
+        (["eval", "x + x2y", "--at", "x=1,x2=2,y=3"], "(did you mean x2*y?)"),  # the fewest pieces
+        (["eval", "2πx", "--at", "x=1"], "(did you mean π*x?)"),
+    ],
+)
+def test_unbound_name_made_of_known_names_hints_the_product(args: list[str], hint: str) -> None:
+    code, _, err = _cli(*args)
+    assert code == 3 and hint in err, err
+
+
+def test_unbound_name_without_a_split_has_no_hint() -> None:
+    code, _, err = _cli("eval", "x + zz", "--at", "x=1")
+    assert code == 3 and "did you mean" not in err

@@ -313,7 +313,7 @@ def _hint(source: str, tok: Token | None) -> str:
     prev = before[-1]
     if tok.type == "NUMBER" and (prev.isalnum() or prev in "_)]|"):
         return " (a number can't follow without an operator: write it first, 2x, or use *)"
-    if tok.type == "BAR" and (prev.isalnum() or prev in "_)]"):
+    if tok.type == "BAR" and (prev.isalnum() or prev in "_)]|"):
         return " (|…| is never an implicit factor: write 2*|x|)"
     # Scan back over the product the token would continue: a "/" or "@" there ends implicit multiplication.
     depth = 0
