@@ -108,6 +108,13 @@ PROGRAMS = [
     "\tx\f+\ty",
     "",
     "  # only a comment",
+    # issue 13: subscripts, user functions, juxtaposition, Unicode, bars
+    "x[0] + x[-1] + x[1:] + x[:-1] + x[::2] + W[:, 0] + W[1, 2] + W[1:3:2, ::-1][0]",
+    "f(t) = t^2 + 1; g(a, b) = f(a)*b\ng(x, y) + f(2*y)",
+    "(x+1)(x-1) + sin(x)cos(x) + (x)y^2 + 2(x)(y) + x*2y - -(a)(b)",
+    "√x + √(x+1)^2 + 2√x + |x - |y|| + |x|^2",
+    "2·x × y − π",
+    "x[:] + x[:,] + x[::]",
 ]
 
 BAD = [
@@ -131,6 +138,14 @@ BAD = [
     "3 = x",
     "sin(x)(y)",
     "x\n)",
+    "x y",
+    "x^2y",
+    "2|x|",
+    "x[1:2:3:4]",
+    "x[",
+    "f(t) =",
+    "x + 1 = 2",
+    "||x|",
 ]
 
 
@@ -140,7 +155,7 @@ def test_same_as_lark(text: str) -> None:
 
 
 _PIECES = ["x", "y", "2", "3.5", "1e3", ".5", "sin", "pi", "+", "-", "*", "/", "^", "**", "@", "(", ")", "[", "]"]
-_PIECES += [",", ";", "\n", "=", "==", "<", "<=", " ", "# c\n", "$", "'"]
+_PIECES += [",", ";", "\n", "=", "==", "<", "<=", " ", "# c\n", "$", "'", ":", "|", "√", "·", "−", "f(t)"]
 
 
 @settings(max_examples=600, derandomize=True, deadline=None)
@@ -149,7 +164,7 @@ def test_random_token_soup_same_as_lark(pieces: list[str]) -> None:
     assert_same("".join(pieces))
 
 
-_ATOMS = st.sampled_from(["x", "y", "2", "0.5", "pi", "sin(x)", "[x, y]", "2x", "atan2(x, y)"])
+_ATOMS = st.sampled_from(["x", "y", "2", "0.5", "pi", "sin(x)", "[x, y]", "2x", "atan2(x, y)", "x[1:]", "|x|", "√y", "(x)(y)"])
 
 
 @st.composite
@@ -222,3 +237,27 @@ def test_cache_holds_plain_data() -> None:
     """marshal refuses anything but builtin types, so Lark objects can't leak into the cache."""
     data = grammar_tables.compute(grammar_tables.grammar_text())
     assert marshal.loads(marshal.dumps(data)) == data
+
+
+def test_grammar_has_no_conflicts() -> None:
+    """Lark resolves a shift/reduce conflict silently (as a shift) and only logs it: the log must stay empty."""
+    import logging
+
+    from lark import logger as lark_logger
+
+    records: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    handler = Catch(level=logging.DEBUG)
+    old = lark_logger.level
+    lark_logger.addHandler(handler)
+    lark_logger.setLevel(logging.DEBUG)
+    try:
+        Lark(grammar_tables.grammar_text(), parser="lalr", start="program", maybe_placeholders=True, debug=True)
+    finally:
+        lark_logger.removeHandler(handler)
+        lark_logger.setLevel(old)
+    assert not [r for r in records if "conflict" in r.lower()], records
