@@ -21,6 +21,7 @@ import numpy as np
 from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import PRIMITIVES
+from ..engine.primitives.shape import subscript_text
 from ..engine.printing import const_text, var_text
 from ..numfmt import format_value
 
@@ -103,7 +104,8 @@ def build(expr: Expression, point: Mapping[str, np.ndarray] | None = None) -> Gr
         else:
             k += 1
             prim = PRIMITIVES[op]
-            node = Node(f"n{i}", prim.infix or prim.syntax or op, "op")
+            text = f"[{subscript_text(tape.params[i])}]" if op == "getitem" else prim.infix or prim.syntax or op
+            node = Node(f"n{i}", text, "op")
             node.label = f"v{k} {node.label}" if point is None else node.label
         node.outputs = [label for label, o in zip(labels, outs) if o == i]
         if rows is not None and i in rows:
