@@ -43,8 +43,11 @@ class Token:
 class ParseFailure(Exception):
     """The input left the grammar: at `token` (None: at a character no terminal matches)."""
 
-    def __init__(self, token: Token | None, pos: int, line: int, column: int, expected: frozenset[str]) -> None:
+    def __init__(
+        self, token: Token | None, pos: int, line: int, column: int, expected: frozenset[str], stack: tuple[int, ...] = ()
+    ) -> None:
         super().__init__(f"parse failure at line {line}, column {column}")
+        self.stack = stack  # the parser's states where it stopped, for Tables.viable
         self.token = token
         self.pos = pos
         self.line = line
@@ -84,6 +87,27 @@ class Tables:
     def expected(self, state: int) -> frozenset[str]:
         return frozenset(s for s in self.actions[state] if s.isupper() or s == END)
 
+    def viable(self, stack: tuple[int, ...], symbol: str) -> bool:
+        """Whether `symbol` could come next from this stack: the state's own set also holds lookaheads that
+        LALR merged in from other contexts (`]` at the top level), which the reductions would then refuse."""
+        st = list(stack)
+        for _ in range(10_000):  # reductions only shorten the stack or replace its top: this ends
+            act = self.actions[st[-1]].get(symbol)
+            if act is None:
+                return False
+            if act >= 0 or act == self.end:
+                return True
+            rule = self.rules[~act]
+            if rule.size:
+                del st[-rule.size :]
+            target = self.actions[st[-1]].get(rule.origin)
+            if target is None:
+                return False
+            if target == self.end:
+                return symbol == END
+            st.append(target)
+        return True
+
     def tokens(self, text: str, stack: list[int]) -> Iterator[Token]:
         """Lex lazily, so an unknown character is reported with what the parser's state accepts."""
         match = self._lexer.match
@@ -92,7 +116,7 @@ class Tables:
         while pos < n:
             m = match(text, pos)
             if m is None:
-                raise ParseFailure(None, pos, line, pos - line_start + 1, self.expected(stack[-1]))
+                raise ParseFailure(None, pos, line, pos - line_start + 1, self.expected(stack[-1]), tuple(stack))
             kind = m.lastgroup
             value = m.group()
             end = m.end()
@@ -118,7 +142,7 @@ class Tables:
             while True:
                 act = actions[stack[-1]].get(kind)
                 if act is None:
-                    raise ParseFailure(token, token.start, token.line, token.column, self.expected(stack[-1]))
+                    raise ParseFailure(token, token.start, token.line, token.column, self.expected(stack[-1]), tuple(stack))
                 if act >= 0:
                     stack.append(act)
                     values.append(token)

@@ -297,7 +297,9 @@ def syntax_error(source: str, exc: ParseFailure) -> GrammarError:
         what = "unexpected end of line"
     else:
         what = f"unexpected {tok.value[:20]!r}"
-    expected = _expected(exc.expected)
+    table = tables()
+    viable = frozenset(s for s in exc.expected if not exc.stack or table.viable(exc.stack, s))
+    expected = _expected(viable or exc.expected)
     where = f"line {line}, column {column}" if "\n" in source.strip("\n") else f"column {column}"
     message = f"syntax error at {where}: {what}" + (f"; {expected}" if expected else "") + _hint(source, tok)
     return GrammarError(message, caret_lines(source, line, column))
