@@ -130,7 +130,7 @@ def setup_files(example: Example) -> dict[str, str]:
     files: dict[str, str] = {}
     for step in example.setup:
         made = printf_setup(step)
-        if made is not None and made[0] in args:
+        if made is not None and any(a == made[0] or a.endswith(f"=@{made[0]}") for a in args):  # FILE or --at X=@FILE
             files[made[0]] = made[1]
     return files
 
