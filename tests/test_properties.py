@@ -106,6 +106,13 @@ REDUCTIONS: tuple[str, ...] = (
     "norm([{a}, {b}, 1])",
     "logsumexp([{a}, {b}])",
     "dot([{a}, {b}], [{b}, 2])",
+    # subscripts (issue 13): SymPy reads them as Python list indexing of the same vector literal
+    "[{a}, {b}][0]",
+    "[{a}, {b}, 1][-2]",
+    "sum([{a}, {b}, 2][1:])",
+    "dot([{a}, {b}, 1][::2], [{b}, 3])",
+    "[[{a}, {b}], [1, {b}]][1][0] * [{a}, {b}][-1]",
+    "len([{a}, {b}, 1]) * {a}",
 )
 
 # Kinked or piecewise templates: no symbolic or finite-difference oracle at the kink, but the
@@ -460,3 +467,34 @@ def test_rosenbrock_hessian(point: dict[str, float]) -> None:
     }
     for (a, b), w in want.items():
         assert close(float(hess[a][b]), w, rtol=1e-12, atol=1e-10), (point, a, b)
+
+
+# -- user functions ---------------------------------------------------------------
+
+
+def _substitute(src: str, names: dict[str, str]) -> str:
+    """The text with each variable replaced (what inlining a call must amount to)."""
+    return re.sub(r"\b[xy]\b", lambda m: names[m[0]], src)
+
+
+@deterministic(80)
+@given(src=expressions(max_leaves=4), point=POINTS)
+def test_user_function_calls_equal_their_inlined_text(src: str, point: dict[str, float]) -> None:
+    """g(x, y) = E; g(y, x) * g(x, 0.5) + g(x, y) has the value, gradient and Hessian of E(y, x)·E(x, 0.5) + E
+    written out, and both agree with SymPy's derivative of the written-out text."""
+    program = f"g(x, y) = {src}\ng(y, x) * g(x, 0.5) + g(x, y)"
+    written = f"{_p(_substitute(src, {'x': 'y', 'y': 'x'}))} * {_p(_substitute(src, {'x': 'x', 'y': '(0.5)'}))} + {_p(src)}"
+    f, g = gradcli.compile(program), gradcli.compile(written)
+    value = value_at(f, point)
+    assume(moderate(value))
+    assert value == value_at(g, point) or close(value, value_at(g, point), rtol=1e-14, atol=1e-300), (program, written)
+    got = {k: gradient(f, point, mode) for k, mode in (("r", "reverse"), ("f", "forward"))}
+    want = gradient(g, point)
+    assume(moderate(*want.values()))
+    expr = to_sympy(written)
+    scale = 1.0 + max(abs(v) for v in want.values())
+    for name, sym in (("x", X), ("y", Y)):
+        exact = sympy_at(sympy.diff(expr, sym), point)
+        for k in ("r", "f"):
+            assert close(got[k][name], want[name], rtol=1e-12, atol=1e-13 * scale), (program, name, k)
+            assert close(got[k][name], exact, rtol=1e-8, atol=1e-9 * scale), (program, name, k, exact)
