@@ -456,3 +456,20 @@ def test_unbound_name_made_of_known_names_hints_the_product(args: list[str], hin
 def test_unbound_name_without_a_split_has_no_hint() -> None:
     code, _, err = _cli("eval", "x + zz", "--at", "x=1")
     assert code == 3 and "did you mean" not in err
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        ("x[1", "expected ',', ':' or ']'"),
+        ("sin(x", "expected ')' or ','"),
+        ("|x", "expected '|'"),
+        ("x)", "expected ',', ';', '=', a new line or the end of the input"),
+    ],
+)
+def test_syntax_errors_expect_only_what_could_come_next(src: str, expected: str) -> None:
+    """LALR merges lookaheads across contexts (']' or '|' at the top level); the message lists only
+    the terminals the parser could really shift there."""
+    with pytest.raises(GrammarError) as info:
+        gradcli.compile(src)
+    assert info.value.message.endswith(expected), info.value.message
