@@ -473,3 +473,9 @@ def test_syntax_errors_expect_only_what_could_come_next(src: str, expected: str)
     with pytest.raises(GrammarError) as info:
         gradcli.compile(src)
     assert info.value.message.endswith(expected), info.value.message
+
+
+def test_a_function_name_before_a_name_says_call_it() -> None:
+    with pytest.raises(GrammarError) as info:
+        gradcli.compile("sin x")
+    assert info.value.message.endswith("unexpected 'x' after the name sin; expected an operator: write sin(x)")

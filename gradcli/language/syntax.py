@@ -163,11 +163,12 @@ class _Builder:
         if last is not None and _starts_with_name(b):
             # x y is no product: a name can't follow a name (so `import os` or `x if y else z` stay syntax errors).
             what = b.id if type(b) is Name else b.func if type(b) is Call else _short(b)
-            raise _Misplaced(
-                f"syntax error at column {b.span.column}: unexpected {what!r} after the name {last};"
-                f" expected an operator: write {last}*{what} for a product",
-                b.span,
-            )
+            from ..engine.primitives import FUNCTIONS  # only on this error path
+
+            called = last in FUNCTIONS or last in ("ln", "sec", "csc", "cot")
+            fix = f"{last}({what})" if called else f"{last}*{what} for a product"
+            where = f"syntax error at column {b.span.column}: unexpected {what!r} after the name {last}"
+            raise _Misplaced(f"{where}; expected an operator: write {fix}", b.span)
         if type(a) is Operator and a.op == "pow" and type(a.args[1]) is Number and a.span.end == b.span.start:
             # x^2y: x^(2y) or (x^2)y? Refused without a space rather than guessed.
             x, n, y = _short(a.args[0]), a.args[1].text, _short(b)
