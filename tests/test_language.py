@@ -298,12 +298,13 @@ def test_at_reads_arrays_from_npy_csv_json_and_stdin(tmp_path: Path) -> None:
         ("bad.json", "[1, 2", "not valid JSON"),
         ("bad.npy", "not numpy", "not a readable .npy file"),
         ("empty.csv", "", "the file has no numbers"),
+        ("", None, "needs a file name: --at x=@FILE (.npy, .csv or .json) or --at x=@- for stdin"),
     ],
 )
 def test_at_file_errors(tmp_path: Path, name: str, content: str | None, message: str) -> None:
     if content is not None:
         (tmp_path / name).write_text(content)
-    code, _, err = _cli("eval", "x", "--at", f"x=@{tmp_path / name}")
+    code, _, err = _cli("eval", "x", "--at", f"x=@{tmp_path / name}" if name else "x=@")
     assert code == 2 and message in err, err
 
 

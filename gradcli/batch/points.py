@@ -95,6 +95,8 @@ def read_array(path: str, what: str) -> np.ndarray:
     import json
 
     shown = f"{what}@{path}"
+    if not path:
+        raise UsageError(f"{shown} needs a file name: {what}@FILE (.npy, .csv or .json) or {what}@- for stdin")
     if path == "-":
         if sys.stdin is None:
             raise UsageError(f"{shown} reads stdin, but stdin is closed")
