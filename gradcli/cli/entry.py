@@ -98,11 +98,15 @@ def _dispatch(argv: list[str]) -> None:
 
         sys.stdout.write(f"gradcli {__version__}\n")
         return
+    if argv == ["repl"] or (not argv and sys.stdin.isatty() and sys.stdout.isatty()):
+        from .repl import main  # the interactive calculator, without Typer's start-up before its prompt
+
+        sys.exit(main())
     opts = _parse(argv)
     if opts is None:
         from .app import app
 
-        app()
+        app(args=argv)  # argv is sys.argv[1:] from the console script; the REPL passes a line's arguments
         return
     from . import commands
 
