@@ -92,7 +92,7 @@ def run() -> None:
         sys.exit(130)
 
 
-def _dispatch(argv: list[str]) -> None:
+def _dispatch(argv: list[str], prog_name: str | None = None) -> None:
     if argv == ["--version"]:
         from .. import __version__
 
@@ -106,7 +106,7 @@ def _dispatch(argv: list[str]) -> None:
     if opts is None:
         from .app import app
 
-        app(args=argv)  # argv is sys.argv[1:] from the console script; the REPL passes a line's arguments
+        app(args=argv, prog_name=prog_name)  # sys.argv[1:] from the console script; the REPL passes a line's
         return
     from . import commands
 

@@ -183,7 +183,7 @@ class Session:
             options = self.commands.options(line.name) if any(w.startswith("-") for w in words) else None
             line = translate(line, options)
             return self._command(line.name, line.args, line.expression)
-        return self._command("eval", [], line.expression)
+        return self._command("eval", ["--format", "plain"], line.expression)  # a calculator's answer: the number
 
     def _command(self, command: str, args: list[str], expression: str | None) -> int:
         argv = self.argv(command, args, expression)
@@ -251,7 +251,7 @@ class Session:
 
         commands.listeners.append(self._listen)
         try:
-            entry._dispatch(argv)
+            entry._dispatch(argv, prog_name="gradcli")
         except SystemExit as stop:
             return _exit_code(stop.code)
         finally:
