@@ -119,6 +119,9 @@ class Session:
 
     # Start-up: the prompt shows first; numpy, the language and Typer load while the user types.
     def warm_up(self) -> None:
+        if self._warm is not None:
+            return
+
         def load() -> None:
             try:
                 from ..engine import primitives  # noqa: F401
@@ -549,7 +552,12 @@ def interactive(session: Session, input: Any = None, output: Any = None, history
         )
     except Exception as exc:  # noqa: BLE001 - no usable terminal (prompt_toolkit raises several kinds)
         raise _NoPrompt from exc
-    session.warm_up()
+
+    def first_drawn(_: Any) -> None:  # the warm-up starts once the prompt is on the screen, not before
+        prompt.app.after_render -= first_drawn
+        session.warm_up()
+
+    prompt.app.after_render += first_drawn
     while True:
         try:
             text = prompt.prompt(PROMPT)
