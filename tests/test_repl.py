@@ -247,6 +247,13 @@ def test_errors_are_shown_and_the_session_goes_on(capsys: pytest.CaptureFixture[
     assert "Traceback" not in err
 
 
+def test_an_unbound_variable_gets_the_sessions_way_to_bind_it(capsys: pytest.CaptureFixture[str]) -> None:
+    _, codes, _, err = run_lines(capsys, "y = 2", "diff y*z", "diff y*z at z=1")
+    assert codes == [0, 3, 0]
+    assert err.splitlines() == ["gradcli: error: no value for z: give it with --at z=…",
+                                "gradcli: note: z = … binds z for the rest of the session"]  # fmt: skip
+
+
 def test_a_syntax_error_has_its_caret_under_the_column(capsys: pytest.CaptureFixture[str]) -> None:
     _, _, _, err = run_lines(capsys, "g = x^2", "diff g + * 2 at x=1")
     lines = err.splitlines()
@@ -418,3 +425,42 @@ def test_the_repl_module_is_not_loaded_by_other_commands() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines() == ["6", "[]"], done.stderr
+
+
+# A real terminal: plain `gradcli` on a pty starts the REPL (stdlib pty, as a terminal emulator would drive it).
+def test_plain_gradcli_on_a_terminal_is_the_repl(tmp_path: Path) -> None:
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "NO_COLOR": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "gradcli"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = bytearray()
+
+    def wait_for(marker: bytes) -> None:
+        deadline = time.monotonic() + 60
+        while marker not in seen:
+            assert time.monotonic() < deadline, bytes(seen[-300:])
+            if select.select([master], [], [], 1)[0]:
+                seen.extend(os.read(master, 65536))
+        del seen[: seen.index(marker) + len(marker)]
+
+    try:
+        wait_for(b"gradcli>")
+        os.write(master, b"x = 3\r")
+        wait_for(b"gradcli>")
+        os.write(master, b"diff x^2 + 2*x --format json\r")
+        wait_for(b'"gradient": {"x": 8}')  # 2x + 2 at the session's x = 3
+        wait_for(b"gradcli>")
+        os.write(master, b"\x04")
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
+    from prompt_toolkit.history import FileHistory
+
+    stored = list(FileHistory(str(tmp_path / "gradcli" / "history")).load_history_strings())
+    assert stored == ["diff x^2 + 2*x --format json", "x = 3"]

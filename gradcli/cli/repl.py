@@ -116,6 +116,8 @@ class Session:
         self.commands = Commands()
         self._warm: threading.Thread | None = None
         self._report: Any = None
+        self._program = ""  # the program text of the last command line (definitions put before it)
+        self._checked: tuple[str, str | None] = ("", None)  # the live check's last line and verdict
 
     # Start-up: the prompt shows first; numpy, the language and Typer load while the user types.
     def warm_up(self) -> None:
@@ -194,6 +196,13 @@ class Session:
         code = self.dispatch(argv)
         if code == 0 and self._report is not None:
             self._remember(self._report)
+        elif code == 3 and expression is not None and "--points" not in args:
+            given = given_names(args) | set(self.bindings)
+            missing = [v for v in self._variables(self._program) if v not in given]
+            if missing:
+                from .commands import say
+
+                say(f"gradcli: note: {missing[0]} = … binds {missing[0]} for the rest of the session", err=True)
         return code
 
     def argv(self, command: str, args: list[str], expression: str | None) -> list[str]:
@@ -214,6 +223,7 @@ class Session:
 
                 parse(source)  # a syntax error is shown in the line as typed, not in the program built from it
                 program = "\n".join([*(d.text for d in used), source])
+        self._program = program
         extra: list[str] = []
         if self.bindings and not any(a == "--points" or a.startswith("--points=") for a in args):
             given = given_names(args)
@@ -387,6 +397,11 @@ class Session:
         """Why the line can't run as typed (a syntax error), or None; cheap enough to run on every key."""
         if len(text) > 4000 or not self.ready(wait=False):
             return None
+        if self._checked[0] != text:  # the lexer and the toolbar ask about the same text at each key
+            self._checked = (text, self._problem(text))
+        return self._checked[1]
+
+    def _problem(self, text: str) -> str | None:
         from ..language.syntax import parse
 
         try:
