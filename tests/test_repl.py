@@ -55,7 +55,8 @@ def cli(args: list[str]) -> tuple[int, str]:
         ("g(u, v) = u*v", "define", "g"),
         ("x == 3", "expression", ""),
         ("x <= 3", "expression", ""),
-        ("a = 3; a*x", "expression", ""),  # a program with statements is evaluated, not kept
+        ("a = 3; a*x", "expression", ""),
+        ("a = 3;", "define", "a"),  # a program with statements is evaluated, not kept
         ("diff sin(x)*y at x=1", "command", "diff"),
         ("diff", "command", "diff"),
         ("trace(W)", "expression", ""),  # a command word directly followed by "(" is a call
@@ -337,6 +338,13 @@ def test_history_is_read_back_with_the_up_arrow(capsys: pytest.CaptureFixture[st
     drive("2 + 5\r\x04", path)
     drive("\x1b[A\r\x04", path)  # a new session: Up brings back the last line of the last one
     assert capsys.readouterr().out == "7\n7\n"
+
+
+def test_ctrl_r_searches_the_history(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "history"
+    drive("2 + 5\r9 * 9\r\x04", path)
+    drive("\x122 +\r\r\x04", path)  # Ctrl-R "2 +" finds the older line; Enter takes it, Enter runs it
+    assert capsys.readouterr().out == "7\n81\n7\n"
 
 
 def test_the_plain_prompt_fallback(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

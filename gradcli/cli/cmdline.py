@@ -66,6 +66,8 @@ def classify(text: str, commands: set[str]) -> Line:
         return Line("quit", text)
     if first == "help" and (not rest.strip() or rest.split()[0] in commands):
         return Line("help", text, "help", rest.split())
+    if stripped.endswith(";") and stripped.count(";") == 1:
+        stripped = stripped[:-1].rstrip()  # `a = 3;` as Matlab users type it: the same line
     m = _DEFINITION.match(stripped)
     if m and ";" not in stripped and "\n" not in stripped:
         name = m["name"]

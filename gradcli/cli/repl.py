@@ -277,7 +277,7 @@ class Session:
     def _remember(self, report: Any) -> None:
         """ans: the last result that printed as one number or array (a value, a derivative)."""
         plain = getattr(report, "plain", [])
-        if len(plain) == 1 and _is_constant(plain[0]):
+        if len(plain) == 1 and len(plain[0]) <= 1_000_000 and _is_constant(plain[0]):  # not re-read a huge array
             self.bindings["ans"] = plain[0]
 
     # Definitions.
