@@ -39,8 +39,14 @@ def _read_until(fd: int, marker: bytes, seen: bytearray, timeout: float = 30.0) 
     del seen[: seen.index(marker) + len(marker)]  # what came after the marker stays for the next wait
 
 
-def repl_once(state: str) -> tuple[float, float]:
-    """(seconds to the first prompt, seconds from Enter to the first result)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far (Linux /proc; ticks of 1/100 s)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def repl_once(state: str) -> tuple[float, float, float]:
+    """(seconds to the first prompt, CPU seconds used by then, seconds from Enter to the first result)."""
     master, slave = pty.openpty()
     env = {
         **os.environ,
@@ -59,6 +65,7 @@ def repl_once(state: str) -> tuple[float, float]:
     try:
         _read_until(master, PROMPT, seen)
         first_prompt = time.perf_counter() - t0
+        cpu = cpu_seconds(child.pid)
         t1 = time.perf_counter()
         os.write(master, b"eval x^2 + 2*x + 1 at x=3 --format plain\r")
         _read_until(master, b"l16\r\n", seen)  # the result after the prompt ends (ESC[?2004l), not ESC[16D
@@ -76,32 +83,43 @@ def repl_once(state: str) -> tuple[float, float]:
         if child.poll() is None:
             child.kill()
         os.close(master)
-    return first_prompt, first_result
+    return first_prompt, cpu, first_result
 
 
-def numpy_once() -> float:
+def numpy_once() -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `python -c "import numpy"`."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import numpy"], check=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    prompts, results, numpys = [], [], []
+    prompts, cpus, results, numpys, numpy_cpus = [], [], [], [], []
     with tempfile.TemporaryDirectory() as state:
         repl_once(state)  # bytecode and the grammar tables cached, as for an installed gradcli
         for _ in range(args.runs):
-            p, r = repl_once(state)
+            p, c, r = repl_once(state)
             prompts.append(p)
+            cpus.append(c)
             results.append(r)
-            numpys.append(numpy_once())
+            w, nc = numpy_once()
+            numpys.append(w)
+            numpy_cpus.append(nc)
     med = statistics.median
-    print(f"gradcli repl, exec → first prompt: median {med(prompts) * 1e3:.0f} ms (min {min(prompts) * 1e3:.0f})")
-    print(f"first line, Enter → result:       median {med(results) * 1e3:.0f} ms (min {min(results) * 1e3:.0f})")
-    print(f'python -c "import numpy":          median {med(numpys) * 1e3:.0f} ms (min {min(numpys) * 1e3:.0f})')
-    print(f"ratio first prompt / import numpy:  {med(prompts) / med(numpys):.2f}×")
+    ms = lambda xs: f"median {med(xs) * 1e3:.0f} ms (min {min(xs) * 1e3:.0f})"  # noqa: E731
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"gradcli repl, exec → first prompt: {ms(prompts)}; CPU time by then {ms(cpus)}")
+    print(f"first line, Enter → result:       {ms(results)}")
+    print(f'python -c "import numpy":          {ms(numpys)}; CPU time {ms(numpy_cpus)}')
+    print(f"ratio first prompt / import numpy: wall {med(prompts) / med(numpys):.2f}×, CPU {med(cpus) / med(numpy_cpus):.2f}×")
 
 
 if __name__ == "__main__":
