@@ -319,6 +319,7 @@ def test_tab_completes_at_the_prompt(capsys: pytest.CaptureFixture[str], tmp_pat
     from prompt_toolkit.output import DummyOutput
 
     session = repl.Session()
+    session.commands.names()  # loaded before the prompt, so the one second below is only for the completion
     codes: list[int] = []
     with create_pipe_input() as pipe:
         runner = threading.Thread(
@@ -404,6 +405,25 @@ def test_completion_of_commands_constants_and_session_names(capsys: pytest.Captu
     assert "at" not in got  # `at` is a keyword of command lines only
     assert "at" in completions(session, "diff x a")
     assert set(completions(session, ":c")) == {":clear"}
+
+
+def test_user_functions_complete_with_their_parameters_and_are_prepended_where_used() -> None:
+    """Independent of the language's support for them: the session's bookkeeping of a function definition."""
+    session = repl.Session()
+    session.definitions["f"] = repl.Definition("f", "f(t) = t^2 + k", "t^2 + k", ("t",))
+    session.definitions["k"] = repl.Definition("k", "k = 2*z", "2*z")
+    session.definitions["h"] = repl.Definition("h", "h(u) = f(u) + 1", "f(u) + 1", ("u",))
+    assert completions(session, "2 + f")["f("] == ("f(t)", "= t^2 + k")
+    assert [d.name for d in session.used_definitions({"h"})] == ["k", "f", "h"]  # each after what it uses
+    assert [d.name for d in session.used_definitions({"t"})] == []  # a parameter name is not a use
+    program = session.argv("eval", [], "h(3)")[1]
+    assert program == "k = 2*z\nf(t) = t^2 + k\nh(u) = f(u) + 1\nh(3)"
+
+
+def test_a_formula_defined_before_what_it_uses_still_comes_after_it(capsys: pytest.CaptureFixture[str]) -> None:
+    session, codes, out, err = run_lines(capsys, "g = k + 1", "k = 2*z", "eval g at z=3", "p = q", "q = p", "eval p at z=1")
+    assert codes[:3] == [0, 0, 0] and out.startswith("7\n"), err  # 2·3 + 1: k is assigned before g reads it
+    assert [d.name for d in session.used_definitions({"p"})] == ["q", "p"]  # a cycle is cut, not followed forever
 
 
 def test_completion_of_options_and_their_choices() -> None:

@@ -245,18 +245,34 @@ class Session:
             return ()  # the command itself reports what is wrong with it
 
     def used_definitions(self, names: Iterable[str], skip: Iterable[str] = ()) -> list[Definition]:
-        """The definitions these names use, directly or through other definitions, in the order defined."""
-        needed: set[str] = set()
-        stack = [n for n in names if n in self.definitions and n not in skip]
-        while stack:
-            name = stack.pop()
-            if name in needed:
-                continue
-            needed.add(name)
+        """The definitions these names use, directly or through other definitions: each after the ones
+        it uses (g = k + 1 defined before k = 2*z still comes after it), otherwise in the order defined."""
+        skipped = set(skip)
+        wanted = set(names)
+
+        def uses(name: str) -> list[str]:
             d = self.definitions[name]
             inner = names_in(d.body) - set(d.params or ())
-            stack += [n for n in inner if n in self.definitions and n not in needed]
-        return [d for n, d in self.definitions.items() if n in needed]
+            return [n for n in self.definitions if n in inner and n != name and n not in skipped]
+
+        order: list[str] = []
+        done: set[str] = set()
+        for root in [n for n in self.definitions if n in wanted and n not in skipped]:
+            stack = [(root, iter(uses(root)))]  # depth first, without recursion; a cycle is cut where it closes
+            seen = {root}
+            while stack:
+                name, pending = stack[-1]
+                following = next((n for n in pending if n not in done and n not in seen), None)
+                if following is None:
+                    stack.pop()
+                    if name not in done:
+                        done.add(name)
+                        order.append(name)
+                else:
+                    seen.add(following)
+                    stack.append((following, iter(uses(following))))
+            done |= seen
+        return [self.definitions[n] for n in order]
 
     def dispatch(self, argv: list[str]) -> int:
         """Run the CLI on these arguments, in this process: the same code path as `gradcli ARGS...`."""
