@@ -801,4 +801,3 @@ def plot_cmd(
             typer.echo(line)
 
     _guard(body)
-
