@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import UsageError
 
@@ -36,14 +36,14 @@ _DEFINITION = re.compile(rf"^\s*(?P<name>{_NAME})\s*(?:\((?P<params>[^()]*)\))?\
 NAME_RE = re.compile(_NAME)
 
 
-@dataclass
-class Line:
-    """One parsed line. kind: empty, meta, quit, help, define, command, expression."""
+class Line(NamedTuple):
+    """One parsed line. kind: empty, meta, quit, help, define, command, expression. (NamedTuples, not
+    dataclasses, here and in repl.py: nothing of dataclasses' import cost before the first prompt.)"""
 
     kind: str
     text: str = ""
     name: str = ""  # the meta command, the command, or the defined name
-    args: list[str] = field(default_factory=list)  # meta/help arguments, or the command's CLI options
+    args: list[str] = []  # meta/help arguments, or the command's CLI options (never mutated)
     expression: str | None = None  # the command's (or bare line's) expression; None if the line gave none
     params: tuple[str, ...] | None = None  # a function definition's parameters
 
@@ -92,8 +92,7 @@ def split_words(text: str) -> list[str]:
         raise UsageError(f"can't split the line into words: {str(exc).lower()}") from None
 
 
-@dataclass
-class OptionInfo:
+class OptionInfo(NamedTuple):
     """What the line grammar needs to know of one CLI option."""
 
     takes_value: bool

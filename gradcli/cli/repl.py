@@ -16,9 +16,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import GradcliError, UsageError
 from .cmdline import KEYWORDS, META, Line, OptionInfo, classify, given_names, names_in, translate
@@ -37,8 +36,7 @@ class Quit(Exception):
     """The user asked to leave (:quit, quit, exit)."""
 
 
-@dataclass
-class Definition:
+class Definition(NamedTuple):
     """A session definition kept as program text: `g = x^2 + 1` or `f(t) = t^2 + 1`."""
 
     name: str
