@@ -492,3 +492,12 @@ def test_plain_gradcli_on_a_terminal_is_the_repl(tmp_path: Path) -> None:
 
     stored = list(FileHistory(str(tmp_path / "gradcli" / "history")).load_history_strings())
     assert stored == ["diff x^2 + 2*x --format json", "x = 3"]
+
+
+def test_a_closed_stdin_is_a_usage_error_and_plain_gradcli_still_helps() -> None:
+    repl_run = subprocess.run([sys.executable, "-m", "gradcli", "repl"], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=60, preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert repl_run.returncode == 2 and "stdin is closed" in repl_run.stderr and "Traceback" not in repl_run.stderr
+    plain = subprocess.run([sys.executable, "-m", "gradcli"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=60, preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert "Usage" in plain.stdout + plain.stderr and "Traceback" not in plain.stderr

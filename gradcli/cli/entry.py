@@ -92,13 +92,19 @@ def run() -> None:
         sys.exit(130)
 
 
+def _terminal(stream: object) -> bool:
+    """Whether a standard stream is a terminal (a closed one, None, is not)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _dispatch(argv: list[str], prog_name: str | None = None) -> None:
     if argv == ["--version"]:
         from .. import __version__
 
         sys.stdout.write(f"gradcli {__version__}\n")
         return
-    if argv == ["repl"] or (not argv and sys.stdin.isatty() and sys.stdout.isatty()):
+    if argv == ["repl"] or (not argv and _terminal(sys.stdin) and _terminal(sys.stdout)):
         from .repl import main  # the interactive calculator, without Typer's start-up before its prompt
 
         sys.exit(main())

@@ -483,10 +483,19 @@ def _is_constant(text: str) -> bool:
 # The loops.
 def main() -> int:
     """`gradcli repl`: interactive on a terminal, a script otherwise. The exit code of the session."""
+    from .entry import _terminal
+
     session = Session()
-    if not sys.stdin.isatty():
+    if sys.stdin is None:
+        from .commands import guarded
+
+        def closed() -> None:
+            raise UsageError("the REPL reads its lines from stdin, but stdin is closed")
+
+        return guarded(closed)
+    if not _terminal(sys.stdin):
         return run_script(session, sys.stdin)
-    if sys.stdout.isatty():
+    if _terminal(sys.stdout):
         try:
             return interactive(session)
         except _NoPrompt:
