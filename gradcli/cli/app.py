@@ -573,6 +573,22 @@ def _print_tree(text: str) -> None:
     Console().print(root)
 
 
+@app.command("repl")
+def repl_cmd() -> None:
+    """An interactive calculator: every command on a line (diff sin(x)*y at x=1, y=2), bare expressions,
+    definitions that last for the session (a = 3, f(t) = t^2 + 1), ans, history and Tab completion.
+
+    Plain `gradcli` on a terminal starts it too. With stdin not a terminal, the lines are read as a
+    script: each result printed, an error reported without stopping the rest, and the exit code that
+    of the first line that failed.
+    """
+    from .repl import main as repl_main
+
+    code = repl_main()
+    if code:
+        raise typer.Exit(code)
+
+
 def _rows_of(expr: Any, fixed: dict[str, Any], path: str, skip_bad: bool) -> list[dict[str, Any]]:
     """Every row of a points file as a point (for verify, which checks them all and reports once)."""
     from ..batch import stream as batch

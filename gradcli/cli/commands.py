@@ -96,10 +96,16 @@ def fail_io(exc: OSError) -> None:
     raise Exit(EXIT_IO)
 
 
+# Called with every report emitted: the REPL keeps the last result as `ans`. Empty for the CLI.
+listeners: list[Callable[[Any], None]] = []
+
+
 def emit(report: Any, fmt: str) -> None:
     """A report as JSON, a Rich table, or plain lines; auto is a table on a terminal."""
     from .report import to_json
 
+    for listen in listeners:
+        listen(report)
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "plain"
     if fmt == "json":

@@ -92,17 +92,27 @@ def run() -> None:
         sys.exit(130)
 
 
-def _dispatch(argv: list[str]) -> None:
+def _terminal(stream: object) -> bool:
+    """Whether a standard stream is a terminal (a closed one, None, is not)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _dispatch(argv: list[str], prog_name: str | None = None) -> None:
     if argv == ["--version"]:
         from .. import __version__
 
         sys.stdout.write(f"gradcli {__version__}\n")
         return
+    if argv == ["repl"] or (not argv and _terminal(sys.stdin) and _terminal(sys.stdout)):
+        from .repl import main  # the interactive calculator, without Typer's start-up before its prompt
+
+        sys.exit(main())
     opts = _parse(argv)
     if opts is None:
         from .app import app
 
-        app()
+        app(args=argv, prog_name=prog_name)  # sys.argv[1:] from the console script; the REPL passes a line's
         return
     from . import commands
 
