@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 
-from . import elementwise, linalg, reductions, shape
+from . import arrays, elementwise, linalg, reductions, shape
 from .core import Primitive
 
-PRIMITIVES: dict[str, Primitive] = {p.name: p for family in (elementwise, linalg, reductions, shape) for p in family.table()}
+_FAMILIES = (elementwise, linalg, reductions, shape, arrays)
+PRIMITIVES: dict[str, Primitive] = {p.name: p for family in _FAMILIES for p in family.table()}
 
 # The language's function names → primitives by argument count.
 FUNCTIONS: dict[str, dict[int, Primitive]] = {}
 for _p in PRIMITIVES.values():
     if _p.syntax is not None:
-        FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
+        for _n in _p.call_arities or (_p.arity,):
+            FUNCTIONS.setdefault(_p.syntax, {})[_n] = _p
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
