@@ -21,6 +21,8 @@ for _p in PRIMITIVES.values():
     if _p.syntax is not None:
         for _n in _p.call_arities or (_p.arity,):
             FUNCTIONS.setdefault(_p.syntax, {})[_n] = _p
+# One argument: max(x) and min(x) reduce over the elements (two or more stay elementwise).
+FUNCTIONS["max"][1], FUNCTIONS["min"][1] = PRIMITIVES["amax"], PRIMITIVES["amin"]
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
