@@ -1,6 +1,6 @@
 """The one table of primitives: forward (numpy), derivative rule, domain, print form.
 
-One family a file (elementwise, reductions, linalg, shape), each with a `table()`; assembled here
+One family a file (elementwise, reductions, linalg, shape, arrays, special), each with a `table()`; assembled here
 in that order. Adding a primitive touches its family's table and one row of tests/test_primitives.py.
 A partial of `None` is a structural zero.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from . import arrays, elementwise, linalg, reductions, shape
+from . import arrays, elementwise, linalg, reductions, shape, special
 from .core import Primitive
 
-_FAMILIES = (elementwise, linalg, reductions, shape, arrays)
+_FAMILIES = (elementwise, linalg, reductions, shape, arrays, special)
 PRIMITIVES: dict[str, Primitive] = {p.name: p for family in _FAMILIES for p in family.table()}
 
 # The language's function names → primitives by argument count.
