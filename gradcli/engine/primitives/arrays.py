@@ -273,7 +273,7 @@ def table() -> list[Primitive]:
             uses_param=True,
             static_from=1,
             call_arities=(1, 2),
-            kink="sort's derivative is the permutation of a stable sort; where elements tie it is a kink",
+            kink="the permutation of a stable sort (tied elements keep their order)",
             singular=_ties_along,
             doc="ascending along the last axis (or the axis given)",
         ),

@@ -211,7 +211,7 @@ def _extreme(name: str, fn: Callable[..., Any]) -> Primitive:
         lambda x, param: np.asarray(fn(x, axis=_ax(param))),
         syntax=name,
         call_arities=(1, 2),
-        kink=f"elements tied for the {word} share its gradient evenly (as torch.{name})",
+        kink=f"an even split of the gradient among elements tied for the {word} (as torch.{name})",
         singular=_extreme_ties(fn),
         doc=f"the {word} element ({name}(x)), or along an axis ({name}(x, axis)); {name[1:]}(x) is {name}(x)",
         **rules,

@@ -133,7 +133,7 @@ def table() -> list[Primitive]:
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
             nondiff=((0, "shape parameter a"),),
             singular=lambda a, x: (x == 0) & (a < 1),
-            kink="∂/∂x is infinite at x = 0 for a < 1",
+            kink="∂/∂x = inf at x = 0 when a < 1",
             doc="P(a, x), the regularized lower incomplete gamma function",
         ),
         P(
@@ -145,7 +145,7 @@ def table() -> list[Primitive]:
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
             nondiff=((0, "shape parameter a"),),
             singular=lambda a, x: (x == 0) & (a < 1),
-            kink="∂/∂x is infinite at x = 0 for a < 1",
+            kink="∂/∂x = inf at x = 0 when a < 1",
             doc="Q(a, x) = 1 − P(a, x)",
         ),
         P(
@@ -161,7 +161,7 @@ def table() -> list[Primitive]:
             ),
             nondiff=((0, "parameter a"), (1, "parameter b")),
             singular=lambda a, b, x: ((x == 0) & (a < 1)) | ((x == 1) & (b < 1)),
-            kink="∂/∂x is infinite at x = 0 for a < 1 and at x = 1 for b < 1",
+            kink="∂/∂x = inf at x = 0 when a < 1 and at x = 1 when b < 1",
             doc="I_x(a, b), the regularized incomplete beta function",
         ),
         # -- inverse error functions ----------------------------------------------------------------------
@@ -194,7 +194,10 @@ def table() -> list[Primitive]:
             syntax="mod",
             domain=(_NONZERO_DIVISOR,),
             singular=_integer_ratio,
-            kink="mod jumps where x/y is an integer; between jumps ∂/∂x = 1, ∂/∂y = -floor(x/y)",
+            kink=(
+                "∂/∂x = 1, ∂/∂y = -floor(x/y) (mod jumps where x/y is an integer; there, the slope on the side "
+                "where x/y is just above it)"
+            ),
             complex_impl=lambda x, y: x - y * np.floor(np.real(x / y)),
             doc="x - y·floor(x/y): the sign of y, as numpy.mod and Python's %",
         ),
@@ -206,7 +209,10 @@ def table() -> list[Primitive]:
             syntax="fmod",
             domain=(_NONZERO_DIVISOR,),
             singular=_nonzero_integer_ratio,
-            kink="fmod jumps where x/y is a nonzero integer; between jumps ∂/∂x = 1, ∂/∂y = -trunc(x/y)",
+            kink=(
+                "∂/∂x = 1, ∂/∂y = -trunc(x/y) (fmod jumps where x/y is a nonzero integer; there, the slope on the "
+                "side where |x/y| is just above it)"
+            ),
             complex_impl=lambda x, y: x - y * np.trunc(np.real(x / y)),
             doc="x - y·trunc(x/y): the sign of x, as C's fmod",
         ),
