@@ -1,4 +1,4 @@
-"""Special functions users test with: Bessel functions, regularized incomplete gamma and beta, erfinv,
+"""Special functions users test with: Bessel functions (besselj0 … besselk(n, x)), regularized incomplete gamma and beta, erfinv,
 mod/fmod. All elementwise, scipy.special imported on first use (start-up time matters).
 
 Derivatives in x are the textbook closed forms (recurrences for Bessel functions, the integrand for the
@@ -78,6 +78,12 @@ def _real_only(name: str) -> Callable[..., Any]:
     return real
 
 
+# The language's names: scipy's own (j0, y1, iv, …) are everyday variable names, and a function name
+# can't be a variable, so the Bessel functions are called as in MATLAB and Julia (besselj(n, x)).
+SYNTAX = {"j0": "besselj0", "j1": "besselj1", "y0": "bessely0", "y1": "bessely1", "i0": "besseli0", "i1": "besseli1",
+          "k0": "besselk0", "k1": "besselk1", "jv": "besselj", "yv": "bessely", "iv": "besseli", "kv": "besselk"}  # fmt: skip
+
+
 def _bessel(
     name: str, partial: Callable[..., tuple[Any, ...]], positive: bool, continuation: Callable[..., Any] | None
 ) -> Primitive:
@@ -86,7 +92,7 @@ def _bessel(
         1,
         _special(name) if continuation is not None else _real_only(name),
         partial,
-        syntax=name,
+        syntax=SYNTAX[name],
         domain=(_POSITIVE_X,) if positive else (),
         complex_impl=continuation,
     )
@@ -98,10 +104,10 @@ def _order_bessel(name: str, partial: Callable[..., tuple[Any, ...]], positive: 
         2,
         _special(name) if name in ("iv", "kv") else _real_only(name),
         partial,
-        syntax=name,
+        syntax=SYNTAX[name],
         domain=(_POSITIVE_X1,) if positive else (_negative_needs_integer_order(),),
         nondiff=((0, "order"),),
-        doc=f"{name}(n, x): derivative in x by the recurrence; the order n must not vary",
+        doc=f"{SYNTAX[name]}(n, x), scipy's {name}: derivative in x by the recurrence; the order n must not vary",
     )
 
 
@@ -131,7 +137,7 @@ def table() -> list[Primitive]:
             lambda a, x, ans: (None, _gammainc_density(a, x)),
             syntax="gammainc",
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
-            nondiff=((0, "shape parameter a"),),
+            nondiff=((0, "shape parameter"),),
             singular=lambda a, x: (x == 0) & (a < 1),
             kink="∂/∂x = inf at x = 0 when a < 1",
             doc="P(a, x), the regularized lower incomplete gamma function",
@@ -143,7 +149,7 @@ def table() -> list[Primitive]:
             lambda a, x, ans: (None, -_gammainc_density(a, x)),
             syntax="gammaincc",
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
-            nondiff=((0, "shape parameter a"),),
+            nondiff=((0, "shape parameter"),),
             singular=lambda a, x: (x == 0) & (a < 1),
             kink="∂/∂x = inf at x = 0 when a < 1",
             doc="Q(a, x) = 1 − P(a, x)",
