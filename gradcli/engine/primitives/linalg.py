@@ -119,7 +119,7 @@ def _is_singular(a: np.ndarray, *rest: np.ndarray) -> np.ndarray:
 
 SINGULAR = Domain(
     _is_singular,
-    lambda a, *rest: f"its matrix is singular (condition number {format_number(_condition(a))})",
+    lambda a, *rest: f"its matrix is singular (condition number {_condition(a):.3g})",
 )
 
 
