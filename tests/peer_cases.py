@@ -96,6 +96,10 @@ CASES: list[tuple[str, str]] = [
     ("reshape/concatenate", "reshape(cumsum(W), 3, 2) @ y"),
     ("reshape/concatenate", "concat(sort(x), x) ^ 2"),
     ("reshape/concatenate", "concat(stack(x, z), reshape(x * z, 1, 3))"),
+    ("reshape/concatenate", "flip(x) * x"),
+    ("reshape/concatenate", "flip(T, 1) * T"),
+    ("reshape/concatenate", "tril(V) @ triu(V)"),
+    ("reshape/concatenate", "triu(V, 1) - tril(V, -1) * V"),
     # -- Bessel functions ---------------------------------------------------------------------------------------
     ("Bessel", "besselj0(p)"),
     ("Bessel", "besselj1(p)"),

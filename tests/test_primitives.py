@@ -308,6 +308,14 @@ ROWS: list[Row] = [
         pts(lambda x: bool(np.min(np.diff(np.sort(x, axis=0), axis=0)) > 0.05), x=u(-2, 2, (3, 2))),
         lambda x: np.sort(x, axis=0) ** 2,
     ),
+    Row(
+        "flip",
+        "flip(x) * y + flip(W, 1) @ y",
+        pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,)), W=u(-2, 2, (3, 3))),
+        lambda x, y, W: np.flip(x) * y + np.flip(W, 1) @ y,
+    ),
+    Row("tril", "sin(tril(W)) * tril(W, -1)", pts(W=u(-2, 2, (3, 3))), lambda W: np.sin(np.tril(W)) * np.tril(W, -1)),
+    Row("triu", "triu(W, 1) @ exp(triu(W))", pts(W=u(-1, 1, (3, 3))), lambda W: np.triu(W, 1) @ np.exp(np.triu(W))),
     # -- linear algebra (issue 13) ----------------------------------------------------------------
     Row("inv", "inv(A)", pts(well_conditioned, A=u(-1, 1, (3, 3))), np.linalg.inv, rtol=1e-8),
     Row("solve", "solve(A, B)", pts(well_conditioned, A=u(-1, 1, (3, 3)), B=u(-1, 1, (3, 2))), np.linalg.solve, rtol=1e-8),

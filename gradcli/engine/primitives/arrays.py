@@ -1,4 +1,4 @@
-"""Array plumbing users call: transpose, reshape, flatten, concat, cumsum, sort — each a linear map
+"""Array plumbing users call: transpose, reshape, flatten, concat, cumsum, sort, flip, tril/triu — each a linear map
 (a permutation, a copy, a running sum), so its VJP is the adjoint map and its JVP the map itself.
 
 Axis and size arguments are integer constants (`Primitive.static_from`): `Ints` params, so every
@@ -179,6 +179,43 @@ def _ties_along(x: np.ndarray, param: Hashable) -> np.ndarray:
     return np.asarray(np.any(np.diff(s, axis=_sort_axis(param)) == 0))
 
 
+# -- flip, tril, triu --------------------------------------------------------------------------
+
+
+def _flip(x: np.ndarray, param: Hashable) -> np.ndarray:
+    return np.flip(x, axis=None if param is None else param[0])  # type: ignore[index]
+
+
+def _flip_shape(s: Shape, param: Hashable = None) -> Shape:
+    if param is not None:
+        _axis(len(s), param, "flip")
+    return s
+
+
+def _triangle(keep: str) -> Primitive:
+    """tril(M, k) / triu(M, k): a fixed 0/1 mask, so the map is its own adjoint."""
+    fn = np.tril if keep == "tril" else np.triu
+
+    def shape(s: Shape, param: Hashable = None) -> Shape:
+        if len(s) != 2:
+            raise ValueError(f"{keep} needs a matrix")
+        return s
+
+    return Primitive(
+        keep,
+        -1,
+        lambda x, p: fn(x, 0 if p is None else p[0]),
+        jvp=lambda args, ans, t, p: getattr(op, keep)(t[0], param=p),
+        vjp=lambda args, ans, g, p: (getattr(op, keep)(g, param=p),),
+        shape=shape,
+        syntax=keep,
+        uses_param=True,
+        static_from=1,
+        call_arities=(1, 2),
+        doc=f"{keep}(M) or {keep}(M, k): the {'lower' if keep == 'tril' else 'upper'} triangle from diagonal k, as numpy",
+    )
+
+
 def table() -> list[Primitive]:
     P = Primitive
     upto = lambda k: tuple(range(k, MAX_PARTS + 1))  # noqa: E731
@@ -277,6 +314,21 @@ def table() -> list[Primitive]:
             singular=_ties_along,
             doc="ascending along the last axis (or the axis given)",
         ),
+        P(
+            "flip",
+            -1,
+            _flip,
+            jvp=lambda args, ans, t, p: op.flip(t[0], param=p),
+            vjp=lambda args, ans, g, p: (op.flip(g, param=p),),
+            shape=_flip_shape,
+            syntax="flip",
+            uses_param=True,
+            static_from=1,
+            call_arities=(1, 2),
+            doc="reversed along every axis, or along the axis given",
+        ),
+        _triangle("tril"),
+        _triangle("triu"),
         P(
             "sort_like",
             2,
