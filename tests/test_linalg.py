@@ -310,3 +310,25 @@ def test_errors(args: list[str], code: int, words: list[str]) -> None:
     assert "Traceback" not in err
     for w in words:
         assert w in err, err
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "logdet(A)",
+        "sum(inv(A))",
+        "det(A) * trace(A)",
+        "sum(solve(A, [1, 2]))",
+        "max(softmax(A, 0))",
+        "sum(sort(flatten(A)) * [1, 2, 3, 4])",
+        "sum(correlate(flatten(A), [1, 2]))",
+        "logsumexp(A, 1) @ [1, 2]",
+        "sum(kron(A, tril(A))) * sum(cumsum(flip(A), 1))",
+    ],
+)
+def test_check_with_complex_steps(source: str) -> None:
+    # The matrix and array primitives continue analytically off the real line, so complex steps apply.
+    code, out, err = cli("check", source, "--at", "A=[[2, 0.5], [0.3, 1]]", "--method", "complex", "--format", "json")
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["ok"] is True and result["method"] == "complex"
