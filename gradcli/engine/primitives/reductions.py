@@ -114,16 +114,17 @@ def _along(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
     return lambda x, param: np.asarray(fn(x, axis=_ax(param)))
 
 
-def _axis_reduction(partial: Callable[[Ref, Ref], Ref]) -> dict[str, Any]:
-    """JVP and VJP of y = r(x) along an axis, ∂y/∂x = partial(x, y spread back over the axis)."""
+def _axis_reduction(partial: Callable[[Ref, Ref, Hashable], Ref]) -> dict[str, Any]:
+    """JVP and VJP of y = r(x) over all elements (param None) or along an axis, with
+    ∂y/∂x = partial(x, y spread back over what was reduced, param)."""
 
     def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
         x = args[0]
-        return _reduce(t[0] * partial(x, _expand(ans, x, param)), param)
+        return _reduce(t[0] * partial(x, _expand(ans, x, param), param), param)
 
     def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
         x = args[0]
-        return (_expand(g, x, param) * partial(x, _expand(ans, x, param)),)
+        return (_expand(g, x, param) * partial(x, _expand(ans, x, param), param),)
 
     return {"jvp": jvp, "vjp": vjp, "shape": _reduced_shape, "uses_param": True, "static_from": 1}
 
@@ -137,52 +138,20 @@ def _mean_axis_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> 
     return (_expand(g, args[0], param) / _count(args[0], param),)
 
 
-def _prod_axis_partial(param: Hashable) -> Callable[[Ref, Ref], Ref]:
+def _prod_axis_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
     """_prod_partial along an axis: the same zero cases, counted per slice."""
-
-    def partial(x: Ref, ans: Ref) -> Ref:
-        zero = op.eq(x, 0.0)
-        count = _expand(_reduce(zero, param), x, param)
-        two = _expand(_reduce(op.where(zero, x, 0.0), param), x, param) - x
-        others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), two, 0.0))
-        nonzero = _expand(op.prod_axis(op.where(zero, 1.0, x), param=param), x, param)
-        return op.where(zero, nonzero * others, ans / x)
-
-    return partial
+    zero = op.eq(x, 0.0)
+    count = _expand(_reduce(zero, param), x, param)
+    two = _expand(_reduce(op.where(zero, x, 0.0), param), x, param) - x
+    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), two, 0.0))
+    nonzero = _expand(op.prod_axis(op.where(zero, 1.0, x), param=param), x, param)
+    return op.where(zero, nonzero * others, ans / x)
 
 
-def _prod_axis_rules() -> dict[str, Any]:
-    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
-        x = args[0]
-        return op.sum_axis(t[0] * _prod_axis_partial(param)(x, _expand(ans, x, param)), param=param)
-
-    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-        x = args[0]
-        return (_expand(g, x, param) * _prod_axis_partial(param)(x, _expand(ans, x, param)),)
-
-    return {"jvp": jvp, "vjp": vjp, "shape": _reduced_shape, "uses_param": True, "static_from": 1}
-
-
-def _extreme_partial(param: Hashable) -> Callable[[Ref, Ref], Ref]:
+def _extreme_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
     """1/k on each of the k elements equal to the max (min) of their slice: ties share evenly, as torch.amax."""
-
-    def partial(x: Ref, ans: Ref) -> Ref:
-        hit = op.eq(x, ans)
-        return hit / _expand(_reduce(hit, param), x, param)
-
-    return partial
-
-
-def _extreme_rules() -> dict[str, Any]:
-    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
-        x = args[0]
-        return _reduce(t[0] * _extreme_partial(param)(x, _expand(ans, x, param)), param)
-
-    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
-        x = args[0]
-        return (_expand(g, x, param) * _extreme_partial(param)(x, _expand(ans, x, param)),)
-
-    return {"jvp": jvp, "vjp": vjp, "shape": _reduced_shape, "uses_param": True, "static_from": 1}
+    hit = op.eq(x, ans)
+    return hit / _expand(_reduce(hit, param), x, param)
 
 
 def _extreme_ties(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
@@ -204,7 +173,7 @@ def _extreme(name: str, fn: Callable[..., Any]) -> Primitive:
         return _reduced_shape(s, param)
 
     word = "largest" if name == "amax" else "smallest"
-    rules = {**_extreme_rules(), "shape": shape}
+    rules = {**_axis_reduction(_extreme_partial), "shape": shape}
     return Primitive(
         name,
         -1,
@@ -330,7 +299,7 @@ def table() -> list[Primitive]:
             uses_param=True,
             static_from=1,
         ),
-        P("prod_axis", 2, _along(np.prod), syntax="prod", **_prod_axis_rules()),
+        P("prod_axis", 2, _along(np.prod), syntax="prod", **_axis_reduction(_prod_axis_partial)),
         P(
             "norm_axis",
             2,
@@ -339,9 +308,9 @@ def table() -> list[Primitive]:
             sign="nonnegative",
             kink="norm'(0) = 0",
             singular=lambda x, p: np.asarray(np.any(np.all(x == 0, axis=_ax(p)))),
-            **_axis_reduction(_norm_partial),
+            **_axis_reduction(lambda x, ans, p: _norm_partial(x, ans)),
         ),
-        P("logsumexp_axis", 2, _along(_lse_axis), syntax="logsumexp", **_axis_reduction(_lse_partial)),
+        P("logsumexp_axis", 2, _along(_lse_axis), syntax="logsumexp", **_axis_reduction(lambda x, ans, p: _lse_partial(x, ans))),
         P(
             "expand_axis",
             2,
