@@ -51,6 +51,10 @@ class ShapeError(EvaluationError):
     """Operand shapes don't fit together."""
 
 
+class NotDifferentiableError(UsageError):
+    """A derivative was asked in an argument that has none (a Bessel order, a gamma shape parameter): exit 2."""
+
+
 class InputOutputError(GradcliError):
     """A file or stream can't be read or written (disk full, EIO, permission): exit 74."""
 

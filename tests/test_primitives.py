@@ -66,6 +66,26 @@ def away_from_poles(x: np.ndarray) -> bool:
     return bool(np.all((x > 0.1) | (frac_dist(x) > 0.1)))
 
 
+def well_conditioned(**p: np.ndarray) -> bool:
+    return bool(np.linalg.cond(p["A"]) < 20)
+
+
+def positive_det(A: np.ndarray) -> bool:
+    return bool(np.linalg.det(A) > 0.2)
+
+
+def near_identity(shape: tuple[int, int]) -> Gen:
+    return lambda rng: np.eye(shape[0]) + rng.uniform(-0.4, 0.4, size=shape)
+
+
+def no_ties(x: np.ndarray, axis: int | None = None) -> bool:
+    """The extreme of each slice is ahead of the runner-up by a margin (no kink nearby)."""
+    s = np.sort(x, axis=-1 if axis is None else axis) if axis is not None else np.sort(np.ravel(x))
+    gap = np.diff(s, axis=-1 if axis is None else axis)
+    first = np.take(gap, [0, -1], axis=-1 if axis is None else axis)
+    return bool(np.min(first) > 0.05)
+
+
 def re(x: Any) -> Any:
     """Real part, for conditions inside references evaluated at complex points."""
     return np.real(x)
@@ -258,6 +278,152 @@ ROWS: list[Row] = [
     Row("scatter", "sum(exp(W[:, 1:]) * W[-1, 0])", pts(W=u(-1, 1, (2, 3))), lambda W: np.sum(np.exp(W[:, 1:]) * W[-1, 0])),
     Row("matmul_grad_a", "sum(sin(A @ B))", pts(A=u(-1, 1, (2, 3)), B=u(-1, 1, (3, 2))), lambda A, B: np.sum(np.sin(A @ B))),
     Row("matmul_grad_b", "sum(exp(v @ M))", pts(v=u(-1, 1, (3,)), M=u(-1, 1, (3, 2))), lambda v, M: np.sum(np.exp(v @ M))),
+    # -- arrays (issue 13) ---------------------------------------------------------------------------
+    Row("transpose", "transpose(W) @ x", pts(W=u(-1, 1, (3, 2)), x=u(-1, 1, (3,))), lambda W, x: W.T @ x),
+    Row(
+        "reshape", "sin(reshape(x, 2, 3)) * y", pts(x=u(-2, 2, (6,)), y=u(-1, 1, (3,))), lambda x, y: np.sin(x.reshape(2, 3)) * y
+    ),
+    Row("flatten", "flatten(W) * x", pts(W=u(-1, 1, (2, 3)), x=u(-1, 1, (6,))), lambda W, x: W.reshape(-1) * x),
+    Row(
+        "concat",
+        "concat(x * y, sin(x), z)",
+        pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,)), z=u(-2, 2, (2,))),
+        lambda x, y, z: np.concatenate([x * y, np.sin(x), z]),
+    ),
+    Row(
+        "rows",
+        "sum(sin(concat(W, V)))",
+        pts(W=u(-2, 2, (2, 2)), V=u(-2, 2, (1, 2))),
+        lambda W, V: np.sum(np.sin(np.concatenate([W, V]))),
+    ),
+    Row("cumsum", "cumsum(x * x)", pts(x=u(-2, 2, (2, 3))), lambda x: np.cumsum(x * x)),
+    Row("rcumsum", "sum(sin(cumsum(x, 1)))", pts(x=u(-2, 2, (2, 3))), lambda x: np.sum(np.sin(np.cumsum(x, axis=1)))),
+    Row(
+        "sort",
+        "sort(x) * w",
+        pts(lambda x, w: bool(np.min(np.diff(np.sort(x))) > 0.05), x=u(-2, 2, (4,)), w=u(-1, 1, (4,))),
+        lambda x, w: np.sort(x) * w,
+    ),
+    Row(
+        "sort_like",
+        "sin(sort(x))",
+        pts(lambda x: bool(np.min(np.diff(np.sort(x))) > 0.05), x=u(-2, 2, (4,))),
+        lambda x: np.sin(np.sort(x)),
+    ),
+    Row(
+        "unsort",
+        "sort(x, 0) ^ 2",
+        pts(lambda x: bool(np.min(np.diff(np.sort(x, axis=0), axis=0)) > 0.05), x=u(-2, 2, (3, 2))),
+        lambda x: np.sort(x, axis=0) ** 2,
+    ),
+    Row(
+        "flip",
+        "flip(x) * y + flip(W, 1) @ y",
+        pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,)), W=u(-2, 2, (3, 3))),
+        lambda x, y, W: np.flip(x) * y + np.flip(W, 1) @ y,
+    ),
+    Row("tril", "sin(tril(W)) * tril(W, -1)", pts(W=u(-2, 2, (3, 3))), lambda W: np.sin(np.tril(W)) * np.tril(W, -1)),
+    Row("triu", "triu(W, 1) @ exp(triu(W))", pts(W=u(-1, 1, (3, 3))), lambda W: np.triu(W, 1) @ np.exp(np.triu(W))),
+    # -- linear algebra (issue 13) ----------------------------------------------------------------
+    Row("inv", "inv(A)", pts(well_conditioned, A=u(-1, 1, (3, 3))), np.linalg.inv, rtol=1e-8),
+    Row("solve", "solve(A, B)", pts(well_conditioned, A=u(-1, 1, (3, 3)), B=u(-1, 1, (3, 2))), np.linalg.solve, rtol=1e-8),
+    Row("det", "det(A)", pts(A=u(-1, 1, (3, 3))), np.linalg.det),
+    Row("cofactor", "sin(det(A))", pts(well_conditioned, A=u(-1, 1, (2, 2))), lambda A: np.sin(np.linalg.det(A))),
+    Row("logdet", "logdet(A)", pts(positive_det, A=near_identity((3, 3))), lambda A: np.log(np.linalg.det(A))),
+    Row("trace", "trace(A @ A)", pts(A=u(-1, 1, (3, 3))), lambda A: np.trace(A @ A)),
+    Row("diag", "diag(x) @ diag(W)", pts(x=u(-2, 2, (3,)), W=u(-2, 2, (3, 3))), lambda x, W: np.diag(x) @ np.diag(W)),
+    Row("outer", "outer(x, y)", pts(x=u(-2, 2, (3,)), y=u(-2, 2, (2,))), np.outer),
+    Row(
+        "tensordot",
+        "tensordot(T, W, 2)",
+        pts(T=u(-1, 1, (2, 3, 4)), W=u(-1, 1, (3, 4))),
+        lambda T, W: np.tensordot(T, W, 2),
+    ),
+    Row(
+        "tensordot_grad_a",
+        "sum(sin(tensordot(A, B, 1)))",
+        pts(A=u(-1, 1, (2, 3)), B=u(-1, 1, (3, 2))),
+        lambda A, B: np.sum(np.sin(np.tensordot(A, B, 1))),
+    ),
+    Row(
+        "tensordot_grad_b",
+        "sum(exp(tensordot(v, M, 1)))",
+        pts(v=u(-1, 1, (3,)), M=u(-1, 1, (3, 2))),
+        lambda v, M: np.sum(np.exp(np.tensordot(v, M, 1))),
+    ),
+    Row("kron", "kron(A, B)", pts(A=u(-1, 1, (2, 2)), B=u(-1, 1, (2, 3))), np.kron),
+    Row(
+        "kron_grad_a",
+        "sum(sin(kron(A, B)))",
+        pts(A=u(-1, 1, (2, 2)), B=u(-1, 1, (3, 2))),
+        lambda A, B: np.sum(np.sin(np.kron(A, B))),
+    ),
+    Row(
+        "kron_grad_b", "sum(exp(kron(x, y)))", pts(x=u(-1, 1, (2,)), y=u(-1, 1, (3,))), lambda x, y: np.sum(np.exp(np.kron(x, y)))
+    ),
+    Row("convolve", "convolve(x, y)", pts(x=u(-2, 2, (4,)), y=u(-2, 2, (3,))), np.convolve),
+    Row(
+        "correlate",
+        "correlate(x, y)",
+        pts(x=u(-2, 2, (5,)), y=u(-2, 2, (3,))),
+        lambda x, y: np.correlate(x, y, "valid"),
+        cref=lambda x, y: np.correlate(x, np.conj(y), "valid"),  # numpy conjugates v; the analytic form doesn't
+    ),
+    # -- reductions along an axis, extremes, softmax (issue 13) ----------------------------------
+    Row("sum_axis", "sum(W * W, 0)", pts(W=u(-2, 2, (2, 3))), lambda W: np.sum(W * W, axis=0)),
+    Row("mean_axis", "mean(W ^ 3, 1)", pts(W=u(-2, 2, (2, 3))), lambda W: np.mean(W**3, axis=1)),
+    Row("prod_axis", "prod(W, 0)", pts(lambda W: bool(np.all(abs(W) > 0.1)), W=u(-2, 2, (3, 2))), lambda W: np.prod(W, axis=0)),
+    Row("norm_axis", "norm(W, 1)", pts(W=u(-2, 2, (2, 3))), lambda W: np.sqrt(np.sum(W * W, axis=1))),
+    Row("logsumexp_axis", "logsumexp(W, 0)", pts(W=u(-3, 3, (3, 2))), lambda W: np.log(np.sum(np.exp(W), axis=0))),
+    Row("expand_axis", "sum(sin(sum(W, -1)))", pts(W=u(-2, 2, (2, 3))), lambda W: np.sum(np.sin(np.sum(W, axis=-1)))),
+    Row(
+        "amax",
+        "max(x) * amax(W, 0)",
+        pts(lambda x, W: no_ties(x) and no_ties(W, 0), x=u(-2, 2, (4,)), W=u(-2, 2, (3, 2))),
+        lambda x, W: np.max(x) * np.max(W, axis=0),
+    ),
+    Row(
+        "amin",
+        "amin(W, 1) + min(x)",
+        pts(lambda W, x: no_ties(x) and no_ties(W, 1), W=u(-2, 2, (2, 3)), x=u(-2, 2, (3,))),
+        lambda W, x: np.min(W, axis=1) + np.min(x),
+    ),
+    Row("softmax", "softmax(W, 1)", pts(W=u(-3, 3, (2, 3))), lambda W: np.exp(W) / np.sum(np.exp(W), axis=1, keepdims=True)),
+    Row("logsoftmax", "logsoftmax(x)", pts(x=u(-3, 3, (4,))), lambda x: x - np.log(np.sum(np.exp(x)))),
+    # -- special functions (issue 13) ------------------------------------------------------------
+    Row("j0", "besselj0(x)", pts(x=u(-6, 6)), sp.j0, analytic=False, higher=(("x", 2, lambda x: -sp.j0(x) + sp.j1(x) / x),)),
+    Row("j1", "besselj1(x)", pts(x=u(-6, 6)), sp.j1, analytic=False),
+    Row("y0", "bessely0(x)", pts(x=u(0.2, 6)), sp.y0, analytic=False),
+    Row("y1", "bessely1(x)", pts(x=u(0.2, 6)), sp.y1, analytic=False),
+    Row("i0", "besseli0(x)", pts(x=u(-3, 3)), sp.i0, cref=lambda x: sp.iv(0, x)),
+    Row("i1", "besseli1(x)", pts(x=u(-3, 3)), sp.i1, cref=lambda x: sp.iv(1, x)),
+    Row("k0", "besselk0(x)", pts(x=u(0.2, 4)), sp.k0, cref=lambda x: sp.kv(0, x)),
+    Row("k1", "besselk1(x)", pts(x=u(0.2, 4)), sp.k1, cref=lambda x: sp.kv(1, x)),
+    Row("jv", "besselj(2.5, x)", pts(x=u(0.2, 6)), lambda x: sp.jv(2.5, x), analytic=False),
+    Row("yv", "bessely(1.5, x)", pts(x=u(0.3, 6)), lambda x: sp.yv(1.5, x), analytic=False),
+    Row("iv", "besseli(3, x)", pts(x=u(-3, 3)), lambda x: sp.iv(3, x)),
+    Row("kv", "besselk(0.5, x)", pts(x=u(0.2, 4)), lambda x: sp.kv(0.5, x)),
+    Row(
+        "gammainc",
+        "gammainc(2.5, x)",
+        pts(x=u(0.1, 6)),
+        lambda x: sp.gammainc(2.5, x),
+        analytic=False,
+        higher=(("x", 2, lambda x: x**1.5 * np.exp(-x) / sp.gamma(2.5) * (1.5 / x - 1)),),
+    ),
+    Row("gammaincc", "gammaincc(0.5, x)", pts(x=u(0.1, 6)), lambda x: sp.gammaincc(0.5, x), analytic=False),
+    Row("betainc", "betainc(2, 3.5, x)", pts(x=u(0.05, 0.95)), lambda x: sp.betainc(2, 3.5, x), analytic=False),
+    Row(
+        "erfinv",
+        "erfinv(x)",
+        pts(x=u(-0.95, 0.95)),
+        sp.erfinv,
+        analytic=False,
+        higher=(("x", 2, lambda x: 2 * sp.erfinv(x) * (math.pi / 4) * np.exp(2 * sp.erfinv(x) ** 2)),),
+    ),
+    Row("erfcinv", "erfcinv(x)", pts(x=u(0.05, 1.95)), sp.erfcinv, analytic=False),
+    Row("mod", "mod(x, y)", pts(lambda x, y: frac_dist(x / y) > 0.05, x=u(-5, 5), y=u(0.5, 2)), np.mod, analytic=False),
+    Row("fmod", "fmod(x, y)", pts(lambda x, y: frac_dist(x / y) > 0.05, x=u(-5, 5), y=u(-2, -0.5)), np.fmod, analytic=False),
 ]
 
 ROW_IDS = [r.name for r in ROWS]

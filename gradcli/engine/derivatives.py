@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+from ..errors import NotDifferentiableError
 from .primitives import PRIMITIVES
 from .refs import Ref
 from .shapes import Shape
@@ -142,8 +143,21 @@ def _times(g: Ref, d: Any, zero_wins: bool = False) -> Ref:
     return g.apply("mul0", d) if zero_wins else g * d
 
 
+def _refuse(tape: Tape, i: int, prim: Any, active: Sequence[bool]) -> None:
+    """An argument that has no derivative depends on a variable being differentiated: say which."""
+    for k, role in prim.nondiff:
+        if active[k]:
+            arg = tape.text(tape.args[i][k])
+            raise NotDifferentiableError(
+                f"{tape.text(i)} is not differentiable in its {role} ({arg}): differentiate only with respect to "
+                f"variables it doesn't depend on (--wrt), or make it a constant"
+            )
+
+
 def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool], guarded: bool = False) -> list[int | None]:
     prim = PRIMITIVES[tape.ops[i]]
+    if prim.nondiff:
+        _refuse(tape, i, prim, needed)
     args = tuple([Ref(tape, a) for a in tape.args[i]])
     ans, g = Ref(tape, i), Ref(tape, g_i)
     if prim.vjp is not None:
@@ -185,6 +199,8 @@ def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None, zero_wins: b
 
 def jvp_step(tape: Tape, i: int, arg_tangents: Sequence[int | None], guarded: bool = False) -> int | None:
     prim = PRIMITIVES[tape.ops[i]]
+    if prim.nondiff:
+        _refuse(tape, i, prim, [t is not None for t in arg_tangents])
     args = tuple(Ref(tape, a) for a in tape.args[i])
     ans = Ref(tape, i)
     ts = tuple(None if t is None else Ref(tape, t) for t in arg_tangents)

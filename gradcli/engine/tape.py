@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import GrammarError, ShapeError
 from ..span import Span
 from .primitives import PRIMITIVES
+from .primitives.core import Ints
 from .refs import Ref
 from .shapes import Shape, broadcast_shapes
 
@@ -84,6 +85,8 @@ class Tape:
     def emit(self, op: str, args: Sequence[int], param: Hashable = None, span: Span | None = None) -> int:
         prim = PRIMITIVES[op]
         args = tuple(args)
+        if prim.static_from is not None and len(args) > prim.static_from:
+            args, param = _fold_static(self, prim, args, span)
         if self.simplify:
             simpler = _simplified(self, op, args, param)
             if simpler is not None:
@@ -118,11 +121,26 @@ class Tape:
                 continue
             prim = PRIMITIVES.get(op)
             assert prim is not None, f"v{i}: unknown primitive {op}"
-            assert prim.arity < 0 or len(args) == prim.arity, f"v{i}: {op} takes {prim.arity} arguments, has {len(args)}"
+            n = prim.arity if prim.static_from is None else prim.static_from
+            assert prim.arity < 0 or len(args) == n, f"v{i}: {op} takes {n} arguments, has {len(args)}"
             assert all(0 <= a < i for a in args), f"v{i}: an argument is not defined before use"
 
     def variables(self) -> list[str]:
         return [p for op, p in zip(self.ops, self.params) if op == "var" and isinstance(p, str)]
+
+
+def _fold_static(tape: Tape, prim: Any, args: tuple[int, ...], span: Span | None) -> tuple[tuple[int, ...], Ints]:
+    """A call's trailing integer constants (an axis, a size) become the instruction's param."""
+    k = prim.static_from
+    values = []
+    for j, a in enumerate(args[k:], start=k + 1):
+        c = tape.const_value(a)
+        if c is None or c.shape != () or not float(c).is_integer():
+            where = f"in {' '.join(tape.source[span.start : span.end].split())}: " if span is not None else ""
+            name = prim.syntax or prim.name
+            raise GrammarError(f"{where}argument {j} of {name} must be an integer number (an axis or a size), not {tape.text(a)}")
+        values.append(int(c))
+    return args[:k], Ints(values)
 
 
 def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:

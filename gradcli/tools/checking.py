@@ -311,7 +311,7 @@ def find_singularities(expr: Expression, point: Mapping[str, np.ndarray]) -> lis
             continue
         args = [values[a] for a in tape.args[i]]
         with np.errstate(all="ignore"):
-            mask = np.asarray(prim.singular(*args))
+            mask = np.asarray(prim.singular(*args, tape.params[i]) if prim.uses_param else prim.singular(*args))
         if not np.any(mask):
             continue
         where = np.unravel_index(int(np.argmax(mask)), mask.shape) if mask.ndim else ()

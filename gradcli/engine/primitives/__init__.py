@@ -1,6 +1,6 @@
 """The one table of primitives: forward (numpy), derivative rule, domain, print form.
 
-One family a file (elementwise, reductions, linalg, shape), each with a `table()`; assembled here
+One family a file (elementwise, reductions, linalg, shape, arrays, special), each with a `table()`; assembled here
 in that order. Adding a primitive touches its family's table and one row of tests/test_primitives.py.
 A partial of `None` is a structural zero.
 """
@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 
-from . import elementwise, linalg, reductions, shape
+from . import arrays, elementwise, linalg, reductions, shape, special
 from .core import Primitive
 
-PRIMITIVES: dict[str, Primitive] = {p.name: p for family in (elementwise, linalg, reductions, shape) for p in family.table()}
+_FAMILIES = (elementwise, linalg, reductions, shape, arrays, special)
+PRIMITIVES: dict[str, Primitive] = {p.name: p for family in _FAMILIES for p in family.table()}
 
 # The language's function names → primitives by argument count.
 FUNCTIONS: dict[str, dict[int, Primitive]] = {}
 for _p in PRIMITIVES.values():
     if _p.syntax is not None:
-        FUNCTIONS.setdefault(_p.syntax, {})[_p.arity] = _p
+        for _n in _p.call_arities or (_p.arity,):
+            FUNCTIONS.setdefault(_p.syntax, {})[_n] = _p
+# One argument: max(x) and min(x) reduce over the elements (two or more stay elementwise).
+FUNCTIONS["max"][1], FUNCTIONS["min"][1] = PRIMITIVES["amax"], PRIMITIVES["amin"]
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 

@@ -84,6 +84,13 @@ class Primitive:
     # A zero tangent or cotangent times one of this primitive's partials stays zero even where the partial is
     # infinite (the chain rule through x^y·log x at x = 0): derivatives.py multiplies by `mul0` there.
     zero_wins: bool = False
+    # Call arguments from this position on must be integer constants (an axis, a size): Tape.emit moves them
+    # into the param, as an `Ints`, so `sum(W, 0)` is the instruction sum_axis(W; 0) and shapes stay static.
+    static_from: int | None = None
+    call_arities: tuple[int, ...] = ()  # a variadic primitive (arity -1) callable by name with these counts
+    # Arguments with no derivative, as (position, role): differentiating through one is an error naming it
+    # (jv's order, gammainc's shape parameter) rather than a silent zero.
+    nondiff: tuple[tuple[int, str], ...] = ()
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
 
@@ -155,3 +162,13 @@ def _linear_jvp(name: str, linear_in: tuple[int, ...]) -> Callable[..., Ref | No
         return total
 
     return jvp
+
+
+class Ints(tuple):  # type: ignore[type-arg]
+    """Integer parameters (axes, sizes) of an instruction; prints as the call arguments they came from."""
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self))
+
+    def __repr__(self) -> str:
+        return f"Ints({tuple(self)!r})"

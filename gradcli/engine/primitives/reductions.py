@@ -1,4 +1,9 @@
-"""Reductions over all elements (sum, mean, prod, norm, logsumexp): a JVP/VJP pair each."""
+"""Reductions (sum, mean, prod, norm, logsumexp, amax/amin) over all elements or along one axis, and
+softmax/logsoftmax: a JVP/VJP pair each.
+
+An axis is an integer constant (`sum(W, 0)`), so it is the instruction's param (an `Ints`) and the
+result's shape is known before evaluation; the axis variants share their partials with the full ones.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..refs import Ref, op
+from ..shapes import Shape
 from .core import (
     Primitive,
+    _linear_jvp,
     scalar,
 )
 
@@ -67,6 +74,166 @@ def _reduction(partial: Callable[[Ref, Ref], Ref]) -> dict[str, Any]:
     return {"jvp": jvp, "vjp": vjp}
 
 
+# -- along an axis (param: Ints((axis,))), or over everything (param None) ----------------------
+
+
+def _ax(param: Hashable) -> int | None:
+    return None if param is None else param[0]  # type: ignore[index]
+
+
+def _reduced_shape(s: Shape, param: Hashable = None) -> Shape:
+    if param is None:
+        return ()
+    ax = _ax(param)
+    assert ax is not None
+    if not -len(s) <= ax < len(s):
+        raise ValueError(f"axis {ax} is out of range for {'a scalar' if not s else f'a {len(s)}-d array'}")
+    ax %= len(s)
+    return s[:ax] + s[ax + 1 :]
+
+
+def _reduce(t: Ref, param: Hashable) -> Ref:
+    """Σ over what the reduction with this param reduces."""
+    return op.sum(t) if param is None else op.sum_axis(t, param=param)
+
+
+def _expand(g: Ref, like: Ref, param: Hashable) -> Ref:
+    """A reduced value (or cotangent) spread back over the elements it came from."""
+    return op.broadcast_like(g, like) if param is None else op.expand_axis(g, like, param=param)
+
+
+def _expand_axis(g: np.ndarray, like: np.ndarray, param: Hashable) -> np.ndarray:
+    ax = _ax(param) % np.ndim(like)  # type: ignore[operator]
+    g = np.asarray(g)
+    if g.ndim == np.ndim(like) - 1:
+        g = np.expand_dims(g, ax)
+    return np.broadcast_to(g, np.shape(like))
+
+
+def _along(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    return lambda x, param: np.asarray(fn(x, axis=_ax(param)))
+
+
+def _axis_reduction(partial: Callable[[Ref, Ref, Hashable], Ref]) -> dict[str, Any]:
+    """JVP and VJP of y = r(x) over all elements (param None) or along an axis, with
+    ∂y/∂x = partial(x, y spread back over what was reduced, param)."""
+
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
+        x = args[0]
+        return _reduce(t[0] * partial(x, _expand(ans, x, param), param), param)
+
+    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+        x = args[0]
+        return (_expand(g, x, param) * partial(x, _expand(ans, x, param), param),)
+
+    return {"jvp": jvp, "vjp": vjp, "shape": _reduced_shape, "uses_param": True, "static_from": 1}
+
+
+def _count(x: Ref, param: Hashable) -> float:
+    n = x.shape
+    return float(np.prod(n)) if param is None else float(n[_ax(param)])  # type: ignore[index]
+
+
+def _mean_axis_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+    return (_expand(g, args[0], param) / _count(args[0], param),)
+
+
+def _prod_axis_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
+    """_prod_partial along an axis: the same zero cases, counted per slice."""
+    zero = op.eq(x, 0.0)
+    count = _expand(_reduce(zero, param), x, param)
+    two = _expand(_reduce(op.where(zero, x, 0.0), param), x, param) - x
+    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), two, 0.0))
+    nonzero = _expand(op.prod_axis(op.where(zero, 1.0, x), param=param), x, param)
+    return op.where(zero, nonzero * others, ans / x)
+
+
+def _extreme_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
+    """1/k on each of the k elements equal to the max (min) of their slice: ties share evenly, as torch.amax."""
+    hit = op.eq(x, ans)
+    return hit / _expand(_reduce(hit, param), x, param)
+
+
+def _extreme_ties(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    def singular(x: np.ndarray, param: Hashable) -> np.ndarray:
+        x = np.real(np.asarray(x))
+        if x.size == 0:
+            return np.asarray(False)
+        ax = _ax(param)
+        hit = x == (fn(x) if ax is None else np.expand_dims(fn(x, axis=ax), ax))
+        return np.asarray(np.any(np.sum(hit, axis=ax) > 1))
+
+    return singular
+
+
+def _extreme(name: str, fn: Callable[..., Any]) -> Primitive:
+    def shape(s: Shape, param: Hashable = None) -> Shape:
+        if 0 in s:
+            raise ValueError(f"{name} of an empty array has no value")
+        return _reduced_shape(s, param)
+
+    word = "largest" if name == "amax" else "smallest"
+    rules = {**_axis_reduction(_extreme_partial), "shape": shape}
+    return Primitive(
+        name,
+        -1,
+        lambda x, param: np.asarray(fn(x, axis=_ax(param))),
+        syntax=name,
+        call_arities=(1, 2),
+        kink=f"an even split of the gradient among elements tied for the {word} (as torch.{name})",
+        singular=_extreme_ties(fn),
+        doc=f"the {word} element ({name}(x)), or along an axis ({name}(x, axis)); {name[1:]}(x) is {name}(x)",
+        **rules,
+    )
+
+
+def _softmax(x: np.ndarray, param: Hashable) -> np.ndarray:
+    ax = _ax(param)
+    m = np.max(np.real(x), axis=ax, keepdims=True) if np.size(x) else 0.0
+    e = np.exp(x - np.where(np.isfinite(m), m, 0.0))
+    return e / np.sum(e, axis=ax, keepdims=True)
+
+
+def _logsoftmax(x: np.ndarray, param: Hashable) -> np.ndarray:
+    ax = _ax(param)
+    m = np.max(np.real(x), axis=ax, keepdims=True) if np.size(x) else 0.0
+    z = x - np.where(np.isfinite(m), m, 0.0)
+    return z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))
+
+
+def _same_shape(s: Shape, param: Hashable = None) -> Shape:
+    _reduced_shape(s, param)
+    return s
+
+
+def _softmax_rules() -> dict[str, Any]:
+    # s = softmax(x): ds = s·(dx − Σ s·dx), and the VJP is the same map (its Jacobian is symmetric).
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
+        return ans * (t[0] - _expand(_reduce(ans * t[0], param), ans, param))
+
+    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+        return (ans * (g - _expand(_reduce(ans * g, param), ans, param)),)
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+def _logsoftmax_rules() -> dict[str, Any]:
+    # l = x − logsumexp(x): dl = dx − Σ softmax·dx; the VJP is g − softmax·Σ g.
+    def jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref:
+        return t[0] - _expand(_reduce(op.exp(ans) * t[0], param), ans, param)
+
+    def vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
+        return (g - op.exp(ans) * _expand(_reduce(g, param), ans, param),)
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+def _lse_axis(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    m = np.max(np.real(x), axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
 def table() -> list[Primitive]:
     P = Primitive
     return [
@@ -109,4 +276,76 @@ def table() -> list[Primitive]:
             **_reduction(_norm_partial),
         ),
         P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", **_reduction(_lse_partial)),
+        # -- along an axis: sum(W, 0) ---------------------------------------------------------------
+        P(
+            "sum_axis",
+            2,
+            _along(np.sum),
+            jvp=lambda args, ans, t, p: op.sum_axis(t[0], param=p),
+            vjp=lambda args, ans, g, p: (op.expand_axis(g, args[0], param=p),),
+            shape=_reduced_shape,
+            syntax="sum",
+            uses_param=True,
+            static_from=1,
+        ),
+        P(
+            "mean_axis",
+            2,
+            _along(np.mean),
+            jvp=lambda args, ans, t, p: op.mean_axis(t[0], param=p),
+            vjp=_mean_axis_vjp,
+            shape=_reduced_shape,
+            syntax="mean",
+            uses_param=True,
+            static_from=1,
+        ),
+        P("prod_axis", 2, _along(np.prod), syntax="prod", **_axis_reduction(_prod_axis_partial)),
+        P(
+            "norm_axis",
+            2,
+            _along(lambda x, axis: np.sqrt(np.sum(np.square(x), axis=axis))),
+            syntax="norm",
+            sign="nonnegative",
+            kink="norm'(0) = 0",
+            singular=lambda x, p: np.asarray(np.any(np.all(x == 0, axis=_ax(p)))),
+            **_axis_reduction(lambda x, ans, p: _norm_partial(x, ans)),
+        ),
+        P("logsumexp_axis", 2, _along(_lse_axis), syntax="logsumexp", **_axis_reduction(lambda x, ans, p: _lse_partial(x, ans))),
+        P(
+            "expand_axis",
+            2,
+            _expand_axis,
+            jvp=_linear_jvp("expand_axis", (0,)),
+            vjp=lambda args, ans, g, p: (op.sum_axis(g, param=p), None),
+            shape=lambda g, like, param=None: like,
+            uses_param=True,
+            internal=True,
+            doc="a value reduced along an axis, repeated back along it",
+        ),
+        _extreme("amax", np.max),
+        _extreme("amin", np.min),
+        P(
+            "softmax",
+            -1,
+            _softmax,
+            shape=_same_shape,
+            syntax="softmax",
+            uses_param=True,
+            static_from=1,
+            call_arities=(1, 2),
+            doc="exp(x)/Σ exp(x) over all elements, or along an axis",
+            **_softmax_rules(),
+        ),
+        P(
+            "logsoftmax",
+            -1,
+            _logsoftmax,
+            shape=_same_shape,
+            syntax="logsoftmax",
+            uses_param=True,
+            static_from=1,
+            call_arities=(1, 2),
+            doc="x − logsumexp(x) over all elements, or along an axis",
+            **_logsoftmax_rules(),
+        ),
     ]

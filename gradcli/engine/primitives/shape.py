@@ -113,7 +113,17 @@ def _len_shape(s: Shape, param: Hashable = None) -> Shape:
 def table() -> list[Primitive]:
     P = Primitive
     return [
-        P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
+        P(
+            "stack",
+            -1,
+            _stack,
+            jvp=_stack_jvp,
+            vjp=_stack_vjp,
+            shape=_stack_shape,
+            syntax="stack",
+            call_arities=tuple(range(1, 11)),
+            doc="a vector literal [a, b, …], or stack(a, b, …)",
+        ),
         P(
             "unbroadcast",
             2,
