@@ -84,6 +84,9 @@ class Primitive:
     # A zero tangent or cotangent times one of this primitive's partials stays zero even where the partial is
     # infinite (the chain rule through x^y·log x at x = 0): derivatives.py multiplies by `mul0` there.
     zero_wins: bool = False
+    # Taylor mode (series.py): (args, out, param, ctx) -> stepper of coefficients; None: derived from `partials`
+    # where they close (engine/taylor.py), else derivatives of high order nest the first-order transform.
+    taylor: Callable[..., Any] | None = None
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
+from . import series
 from .core import (
     Primitive,
     _linear_jvp,
@@ -84,8 +85,27 @@ def _dot_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[
 def table() -> list[Primitive]:
     P = Primitive
     return [
-        P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
-        P("dot", 2, lambda a, b: np.asarray(np.dot(a, b)), jvp=_dot_jvp, vjp=_dot_vjp, shape=_dot_shape, syntax="dot"),
+        P(
+            "matmul",
+            2,
+            np.matmul,
+            jvp=_matmul_jvp,
+            vjp=_matmul_vjp,
+            shape=_matmul_shape,
+            infix="@",
+            precedence=2,
+            taylor=series.bilinear(dot=False),
+        ),
+        P(
+            "dot",
+            2,
+            lambda a, b: np.asarray(np.dot(a, b)),
+            jvp=_dot_jvp,
+            vjp=_dot_vjp,
+            shape=_dot_shape,
+            syntax="dot",
+            taylor=series.bilinear(dot=True),
+        ),
         P(
             "matmul_grad_a",
             3,

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
+from . import series
 from .core import (
     Primitive,
     _linear_jvp,
@@ -53,7 +54,16 @@ def _index_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tupl
 def table() -> list[Primitive]:
     P = Primitive
     return [
-        P("stack", -1, _stack, jvp=_stack_jvp, vjp=_stack_vjp, shape=_stack_shape, doc="a vector literal [a, b, …]"),
+        P(
+            "stack",
+            -1,
+            _stack,
+            jvp=_stack_jvp,
+            vjp=_stack_vjp,
+            shape=_stack_shape,
+            doc="a vector literal [a, b, …]",
+            taylor=series.stack_rule,
+        ),
         P(
             "unbroadcast",
             2,
@@ -81,6 +91,7 @@ def table() -> list[Primitive]:
             jvp=_linear_jvp("index", (0,)),
             vjp=_index_vjp,
             shape=_index_shape,
+            taylor=series.index_rule,
             uses_param=True,
             internal=True,
         ),
