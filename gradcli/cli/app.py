@@ -286,11 +286,15 @@ def diff_cmd(
 
     def body() -> None:
         if points is not None or grid is not None:
-            if symbolic or order > 2 or mode is Mode.forward:
+            if symbolic or mode is Mode.forward:
                 from ..errors import UsageError
 
-                raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
-            _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
+                raise UsageError(
+                    "--points/--grid compute values, gradients (--order 1), Hessians (--order 2) and N-th derivatives"
+                    " by each variable (--order N) in reverse mode"
+                )
+            kind = "diff" if order == 1 else "hessian" if order == 2 else f"d{order}"
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format)
             return
         from .report import symbolic_report
 

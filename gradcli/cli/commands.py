@@ -185,9 +185,14 @@ def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int,
         report = hessian_report(source, point, expr.output_names, expr.values(point), expr.hessians(point, variables))
     elif not variables:
         report = derivative_report(source, point, expr.output_names, expr.values(point), (), order, [0.0 for _ in outs])
+    elif len(variables) == 1:
+        tensors = [expr.derivative(point, variables[0], order, output=k) for k in outs]
+        report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
     else:
         tensors = [expr.derivative_tensor(point, variables, order, k) for k in outs]
         report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
+    for note in expr.notes:
+        say(f"gradcli: note: {note}", err=True)
     emit(report, fmt)
 
 

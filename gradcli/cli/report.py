@@ -138,6 +138,7 @@ def derivative_report(
     data = dict(base.data)
     data["order"] = order
     per_output = []
+    partials: list[dict[str, Any]] = []
     entries = []
     for label, t in zip(names, tensors):
         if len(wrt) == 1:
@@ -150,15 +151,27 @@ def derivative_report(
             for j in idx[:-1]:
                 node = node.setdefault(wrt[j], {})
             node[wrt[idx[-1]]] = json_value(t[idx])
-            entries.append((label, f"d{order}/" + "".join(f"d{wrt[j]}" for j in idx), t[idx]))
         per_output.append(nested)
+        distinct = {}
+        for idx in itertools.combinations_with_replacement(range(len(wrt)), order):  # each mixed partial once
+            distinct[partial_label(wrt, idx)] = json_value(t[idx])
+            entries.append((label, partial_label(wrt, idx), t[idx]))
+        partials.append(distinct)
     several = len(names) > 1
     if several:
         data["outputs"] = list(names)
     data["derivative"] = dict(zip(names, per_output)) if several else per_output[0]
+    if partials:
+        data["partials"] = dict(zip(names, partials)) if several else partials[0]
     rows = [(k if not several else k.replace("/", f"({o})/", 1), format_value(v)) for o, k, v in entries]
     plain = [format_value(entries[0][2])] if len(rows) == 1 else [f"{k} = {v}" for k, v in rows]
     return Report(data, plain, expression, ("", "value"), [*base.rows, *rows])
+
+
+def partial_label(wrt: tuple[str, ...], idx: tuple[int, ...]) -> str:
+    """d3/dx2dy for the variable positions (0, 0, 1): the order over each variable with its power."""
+    counts = {j: idx.count(j) for j in sorted(set(idx))}
+    return f"d{len(idx)}/" + "".join(f"d{wrt[j]}{c if c > 1 else ''}" for j, c in counts.items())
 
 
 def _element_labels(label: str, shape: tuple[int, ...]) -> list[str]:

@@ -51,7 +51,7 @@ def rule_for(prim: Primitive) -> Any:
         return prim.taylor
     if prim.partials is not None and prim.elementwise and prim.arity > 0:
         return _ode_rule(prim)
-    raise NoTaylorRule(prim.name, "no Taylor rule in its table entry and no partials to derive one from")
+    raise NoTaylorRule(prim.name)
 
 
 def missing_rules() -> list[str]:
