@@ -317,6 +317,30 @@ def diff_cmd(
     _guard(body)
 
 
+@app.command("taylor")
+def taylor_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    order: Annotated[int, typer.Option("--order", "-n", min=0, metavar="N", help="The degree of the polynomial.")] = 5,
+    format: Fmt = Format.auto,
+) -> None:
+    """The Taylor polynomial at a point: the coefficients f^(k)(a)/k! and the polynomial in (x - a), as
+    SymPy's series; with several variables, every term to total degree N. --format latex prints LaTeX,
+    --format json the coefficients by multi-index.
+
+    Example: gradcli taylor "exp(x)" --at x=0 --order 3  →  1 + x + 0.5*x^2 + 0.16666666666666666*x^3
+    """
+
+    def body() -> None:
+        from .commands import run_taylor
+
+        _point_format("taylor", format, latex=True)
+        run_taylor(expression, at, wrt, order, format.value)
+
+    _guard(body)
+
+
 @app.command("hessian")
 def hessian_cmd(
     expression: Expr,
