@@ -719,16 +719,13 @@ _INTERPOLATION: dict[tuple[int, int], Any] = {}
 
 def _interpolation(m: int, order: int) -> tuple[list[tuple[int, ...]], Callable[[np.ndarray], np.ndarray]]:
     """The exponent tuples j (|j| = order) of m variables, and the solver of F(i) = Σ_j i^j a_j for the a_j,
-    F given at the same tuples i used as directions (an LU factorisation, built once per (m, order))."""
+    F given at the same tuples i used as directions (the matrix built once per (m, order))."""
     found = _INTERPOLATION.get((m, order))
     if found is None:
-        import scipy.linalg
-
         indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
         powers = np.asarray(indices, dtype=float)
         matrix = np.prod(powers[:, None, :] ** powers[None, :, :], axis=2)  # 0^0 = 1
-        lu = scipy.linalg.lu_factor(matrix)
-        found = _INTERPOLATION[(m, order)] = (indices, lambda f: scipy.linalg.lu_solve(lu, f))
+        found = _INTERPOLATION[(m, order)] = (indices, lambda f: np.linalg.solve(matrix, f))
     return found
 
 
