@@ -152,6 +152,8 @@ def propagate(
     lead = 0 if directions is None else 1
     d = degree
     needed = _needed(tape, outputs)
+    last_use = {a: i for i in range(len(tape)) if needed[i] for a in tape.args[i]}  # arrays are freed after it
+    keep = set(outputs)
     arrays: list[Any] = [None] * len(tape)
     constant = [True] * len(tape)
     values: list[Any] = [None] * len(tape)  # the plain values of constant instructions
@@ -192,6 +194,9 @@ def propagate(
             for k in range(d + 1):
                 out[k] = step(k)
             arrays[i], constant[i] = out, False
+            for a in argv:
+                if last_use.get(a) == i and a not in keep:
+                    arrays[a] = None
     return [_as_series(arrays[o], values[o], d, lead) for o in outputs]
 
 
