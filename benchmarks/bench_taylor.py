@@ -83,7 +83,7 @@ def _cell(r: dict[str, Any] | str | None) -> str:
         return "—"
     if isinstance(r, str):
         return r if len(r) < 28 else r[:25] + "…"
-    peak = f", {r['peak'] / 1e6:.1f} MB" if r.get("peak") is not None else ""
+    peak = f", {r['peak'] / 1024:.0f} KiB" if r.get("peak") is not None else ""
     return f"{fmt_time(r['time'])}{peak}"
 
 
@@ -110,7 +110,7 @@ def run(quick: bool) -> dict[str, Any]:
     for key, (g_src, s_src, j_src, x0) in EXPRS.items():
         sympy_dead = jax_dead = False
         for n in ORDERS:
-            g = _child(_GRADCLI, [g_src, repr(x0), str(n), "3" if quick else "7"], timeout)
+            g = _child(_GRADCLI, [g_src, repr(x0), str(n), "7" if quick else "15"], timeout)
             s = None
             if have("sympy") and not sympy_dead:
                 s = _child(_SYMPY, [s_src, repr(x0), str(n)], timeout)
@@ -132,7 +132,8 @@ def run(quick: bool) -> dict[str, Any]:
             rows.append(
                 [f"{key} `{g_src}` x={x0}", str(n), _cell(g), _cell(s), ratio, agree, _cell(j) if jax_ok else "not installed"]
             )
-    say(table(["expression", "N", "gradcli (time, peak)", "SymPy diff+evalf", "SymPy/gradcli", "rel. diff", "JAX jet"], rows))
+    headers = ["expression", "N", "gradcli (time, peak)", "SymPy diff+evalf", "SymPy/gradcli", "rel. diff", "JAX jet (1st)"]
+    say(table(headers, rows))
     say()
     say("whole process (wall, peak RSS), the issue's rows and the targets:")
     env = dict(_CHILD_ENV, PYTHONPATH=str(ROOT) + os.pathsep + _CHILD_ENV.get("PYTHONPATH", ""))
@@ -141,7 +142,7 @@ def run(quick: bool) -> dict[str, Any]:
         [f"{i + 1}*x{i}^3*x{(i + 1) % 10}" for i in range(10)] + [f"x{i}*x{(i + 3) % 10}*x{(i + 5) % 10}" for i in range(10)]
     )
     poly_at = ",".join(f"x{i}={0.1 * i:g}" for i in range(10))
-    cases = [(EXPRS[k][0], f"x={EXPRS[k][3]}", n) for k, n in WHOLE] + [(poly, poly_at, 3)]
+    cases = [("x^2", "x=1", 1)] + [(EXPRS[k][0], f"x={EXPRS[k][3]}", n) for k, n in WHOLE] + [(poly, poly_at, 3)]
     for src, at, n in cases:
         walls, rss = [], 0
         for _ in range(3 if quick else 5):
@@ -158,4 +159,5 @@ def run(quick: bool) -> dict[str, Any]:
         whole_rows.append([f'`gradcli diff "{shown}" --order {n}`', cell, fmt_mb(rss) if rss else ""])
         results[f"whole:{shown}@{n}"] = {"wall": walls[len(walls) // 2] if walls else None, "maxrss_kb": rss}
     say(table(["command", "wall (median)", "peak RSS"], whole_rows))
+    say("(the first row, an order-1 derivative, is the start-up cost on this machine at this load: compare against it)")
     return results

@@ -141,9 +141,11 @@ def summary(results: dict[str, dict[str, Any]]) -> None:
             g, s = d["gradcli"], d.get("sympy")
             scell = fmt_time(s["time"]) if isinstance(s, dict) else (s or "not installed")
             e, n = key.split("@")
+            j = d.get("jax")
+            jcell = fmt_time(j["time"]) if isinstance(j, dict) else ("not installed" if not have("jax") else "—")
             lines.append(
-                f"| taylor: {bench_taylor.EXPRS[e][0]}, N = {n}, in-process | {fmt_time(g['time'])} | — | — | — "
-                f"| {'not installed' if not have('jax') else '—'} | (SymPy diff+evalf: {scell}) |"
+                f"| taylor: {bench_taylor.EXPRS[e][0]}, N = {n}, in-process | {fmt_time(g['time'])} "
+                f"| SymPy diff+evalf {scell} | — | — | {jcell} |"
             )
     say("\n".join(lines))
 
