@@ -717,15 +717,67 @@ def _combinations(n: int, order: int) -> list[tuple[int, ...]]:
 _INTERPOLATION: dict[tuple[int, int], Any] = {}
 
 
+def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
+    """Tuples of `parts` positive integers summing to `total`."""
+    import itertools
+
+    return [
+        tuple(b - a for a, b in zip((0, *cuts), (*cuts, total))) for cuts in itertools.combinations(range(1, total), parts - 1)
+    ]
+
+
 def _interpolation(m: int, order: int) -> tuple[list[tuple[int, ...]], Callable[[np.ndarray], np.ndarray]]:
     """The exponent tuples j (|j| = order) of m variables, and the solver of F(i) = Σ_j i^j a_j for the a_j,
-    F given at the same tuples i used as directions (the matrix built once per (m, order))."""
+    F given at the same tuples i used as directions (built once per (m, order)).
+
+    i^j is 0 unless every variable of j is one of i's, so the system is block triangular by support: the
+    partials whose variables are exactly S come from the directions of support S, once the partials of
+    the smaller supports are subtracted, through one small matrix per support size (C(order−1, s−1)
+    square). No dense solve of the whole C(m+order−1, order) system, which also conditions better.
+    """
+    import itertools
+
     found = _INTERPOLATION.get((m, order))
-    if found is None:
-        indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
-        powers = np.asarray(indices, dtype=float)
-        matrix = np.prod(powers[:, None, :] ** powers[None, :, :], axis=2)  # 0^0 = 1
-        found = _INTERPOLATION[(m, order)] = (indices, lambda f: np.linalg.solve(matrix, f))
+    if found is not None:
+        return found
+    indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
+    position = {j: k for k, j in enumerate(indices)}
+    blocks: dict[int, tuple[list[tuple[int, ...]], np.ndarray]] = {}
+    for size in range(1, min(m, order) + 1):
+        comps = _compositions(order, size)
+        matrix = np.array([[math.prod(p**q for p, q in zip(row, col)) for col in comps] for row in comps], dtype=float)
+        blocks[size] = (comps, np.linalg.inv(matrix) if len(comps) > 1 else 1.0 / matrix)
+    plan = []  # per support, in increasing size: its rows (directions = partials), the lower terms of each row
+    for size in range(1, min(m, order) + 1):
+        comps, inverse = blocks[size]
+        for support in itertools.combinations(range(m), size):
+            rows = []
+            for comp in comps:
+                j = [0] * m
+                for v, e in zip(support, comp):
+                    j[v] = e
+                rows.append(position[tuple(j)])
+            lower = []
+            for comp in comps:
+                terms = []
+                for sub_size in range(1, size):
+                    for sub in itertools.combinations(range(size), sub_size):
+                        for q in _compositions(order, sub_size):
+                            j = [0] * m
+                            for t, e in zip(sub, q):
+                                j[support[t]] = e
+                            terms.append((position[tuple(j)], math.prod(comp[t] ** e for t, e in zip(sub, q))))
+                lower.append(terms)
+            plan.append((rows, lower, inverse))
+
+    def solve(f: np.ndarray) -> np.ndarray:
+        a = np.zeros(len(indices))
+        for rows, lower, inverse in plan:
+            rhs = np.array([f[r] - sum(w * a[k] for k, w in terms) for r, terms in zip(rows, lower)])
+            a[rows] = inverse @ rhs
+        return a
+
+    found = _INTERPOLATION[(m, order)] = (indices, solve)
     return found
 
 
