@@ -72,7 +72,8 @@ def _child(script: str, args: list[str], timeout: float) -> dict[str, Any] | str
     env = dict(_CHILD_ENV, PYTHONPATH=str(ROOT) + os.pathsep + _CHILD_ENV.get("PYTHONPATH", ""))
     run = run_measured([PYTHON, "-c", script, *args], timeout=timeout, env=env, cwd=ROOT)
     if not run.ok:
-        return run.describe_failure()
+        errors = [line for line in run.stderr.splitlines() if "Error" in line and not line.startswith(" ")]
+        return errors[-1][:60] if errors and not run.timed_out else run.describe_failure()
     out = json.loads(run.stdout.strip().splitlines()[-1])
     out["maxrss_kb"] = run.maxrss_kb
     return out
