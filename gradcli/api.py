@@ -506,7 +506,6 @@ class Expression:
         Order ≥ 3 by Taylor mode, else (and for a primitive without a Taylor rule) the reverse gradient
         differentiated n − 1 times in forward mode; each mixed partial is computed once (distinct_partials).
         """
-
         point = self.bind(at)
         names = self._wrt(wrt, point)
         out_index = self._output(output, "a derivative")
@@ -531,7 +530,7 @@ class Expression:
     ) -> dict[tuple[int, ...], float]:
         """∂ⁿ(Σ output) for each sorted multi-index of variable positions (each mixed partial once).
 
-        Order ≥ 3 by Taylor mode (interpolating univariate series, see taylor_partials); a primitive without
+        Order ≥ 3 by Taylor mode (interpolating univariate series, see _taylor_tensor); a primitive without
         a Taylor rule, and order 2, by the nested transform.
         """
         import itertools
