@@ -1,6 +1,6 @@
 """gradcli benchmarks: one command, all sections measured in one run on this machine.
 
-    python benchmarks/run.py [--quick] [--only startup|batch|huge|pipeline]
+    python benchmarks/run.py [--quick] [--only startup|batch|huge|pipeline|taylor]
 
 Peers that are not installed (HIPS autograd, PyTorch, JAX, SymPy) are skipped with a note.
 """
@@ -21,10 +21,17 @@ import bench_batch  # noqa: E402
 import bench_huge  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_startup  # noqa: E402
+import bench_taylor  # noqa: E402
 import numpy as np  # noqa: E402
 from common import PEERS, fmt_mb, fmt_rate, fmt_ratio, fmt_time, gradcli_script, have, peer_version, say  # noqa: E402
 
-SECTIONS = {"startup": bench_startup.run, "batch": bench_batch.run, "huge": bench_huge.run, "pipeline": bench_pipeline.run}
+SECTIONS = {
+    "startup": bench_startup.run,
+    "batch": bench_batch.run,
+    "huge": bench_huge.run,
+    "pipeline": bench_pipeline.run,
+    "taylor": bench_taylor.run,
+}
 
 
 def environment() -> None:
@@ -124,6 +131,21 @@ def summary(results: dict[str, dict[str, Any]]) -> None:
             lines.append(
                 f"| pipeline: {big['rows']:,} rows, {bench_pipeline.BIG_EXPR}, peak RSS < {bench_pipeline.RSS_LIMIT_MB} MB "
                 f"| {fmt_mb(big['maxrss_kb'])} {big['verdict']} | | | | |"
+            )
+    ta = results.get("taylor")
+    if ta:
+        for key in ("T1@10", "T1@20", "T1@100", "T2@100"):
+            d = ta.get(key)
+            if not isinstance(d, dict) or not isinstance(d.get("gradcli"), dict):
+                continue
+            g, s = d["gradcli"], d.get("sympy")
+            scell = fmt_time(s["time"]) if isinstance(s, dict) else (s or "not installed")
+            e, n = key.split("@")
+            j = d.get("jax")
+            jcell = fmt_time(j["time"]) if isinstance(j, dict) else ("not installed" if not have("jax") else "—")
+            lines.append(
+                f"| taylor: {bench_taylor.EXPRS[e][0]}, N = {n}, in-process | {fmt_time(g['time'])} "
+                f"| SymPy diff+evalf {scell} | — | — | {jcell} |"
             )
     say("\n".join(lines))
 

@@ -13,13 +13,14 @@ of points is the derivative at each point.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .engine import derivatives, evaluate
+from .engine import derivatives, evaluate, taylor
 from .engine.primitives import CONSTANTS, mixes_elements
 from .engine.tape import Tape, specialise
 from .errors import EvaluationError, UnboundError, UsageError
@@ -83,6 +84,8 @@ class Expression:
     # Outputs that are single elements of array outputs (see elements()): a zero cotangent there means
     # "not this element", so gradients multiply as mul0 (0·inf = 0), as Jacobian rows do.
     basis: bool = field(default=False, repr=False)
+    # What a caller may want to tell the user: e.g. a primitive without a Taylor rule made --order N nest instead.
+    notes: list[str] = field(default_factory=list, repr=False)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -509,6 +512,10 @@ class Expression:
         out_index = self._output(output, "a derivative")
         if order == 1:
             return self.gradient(point, name, mode, out_index)[name]
+        if order >= 3 or np.ndim(point.get(name, 0.0)) != 0:
+            found = self._taylor_derivative(point, name, order, out_index)
+            if found is not None:
+                return found
         if np.ndim(point.get(name, 0.0)) != 0:
             raise UsageError(f"derivatives of order {order} are for a scalar variable; {name} is an array (use hessian)")
         return self.derivative_tensor(point, names, order, out_index)
@@ -518,11 +525,9 @@ class Expression:
     ) -> np.ndarray:
         """T[i₁…iₙ] = ∂ⁿ(Σ output)/∂v_{i₁}…∂v_{iₙ} over scalar variables (shape (len(wrt),)·n; () for one variable).
 
-        The reverse gradient differentiated n − 1 times in forward mode, one pass per sorted multi-index
-        (the tensor is symmetric, so each mixed partial is computed once).
+        Order ≥ 3 by Taylor mode, else (and for a primitive without a Taylor rule) the reverse gradient
+        differentiated n − 1 times in forward mode; each mixed partial is computed once (distinct_partials).
         """
-        import itertools
-
         point = self.bind(at)
         names = self._wrt(wrt, point)
         out_index = self._output(output, "a derivative")
@@ -533,7 +538,31 @@ class Expression:
             raise UsageError(
                 f"derivative tensors are for scalar variables; {arrays[0]} is an array (use gradient, hessian or jacobian)"
             )
+        n = len(names)
+        by_sorted = self.distinct_partials(point, names, order, out_index)
+        if n == 1:
+            return np.asarray(by_sorted[(0,) * order])
+        result = np.empty((n,) * order)
+        for idx in np.ndindex(*result.shape):  # the tensor is symmetric: every ordering of a multi-index
+            result[idx] = by_sorted[tuple(sorted(idx))]
+        return result
+
+    def distinct_partials(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], order: int, out_index: int
+    ) -> dict[tuple[int, ...], float]:
+        """∂ⁿ(Σ output) for each sorted multi-index of variable positions (each mixed partial once).
+
+        Order ≥ 3 by Taylor mode (interpolating univariate series, see _taylor_tensor); a primitive without
+        a Taylor rule, and order 2, by the nested transform.
+        """
+        import itertools
+
         self.values(point)
+        if order >= 3:
+            try:
+                return self._taylor_tensor(point, names, order, out_index)
+            except taylor.NoTaylorRule as exc:
+                self._fallback_note(exc, order)
         tape, refs = self._nth_tape(point, names, order, out_index)
         n = len(names)
         by_sorted: dict[tuple[int, ...], float] = {}
@@ -545,12 +574,110 @@ class Expression:
             column = self._run_with_zeros(tape, inputs, refs, [()] * n)
             for i, v in enumerate(column):
                 by_sorted[tuple(sorted((i, *combo)))] = float(v)
-        if n == 1:
-            return np.asarray(by_sorted[(0,) * order])
-        result = np.empty((n,) * order)
-        for idx in np.ndindex(*result.shape):  # the tensor is symmetric: every ordering of a multi-index
-            result[idx] = by_sorted[tuple(sorted(idx))]
-        return result
+        return by_sorted
+
+    # -- Taylor mode ---------------------------------------------------------------
+
+    def taylor_coefficients(
+        self,
+        point: Mapping[str, np.ndarray],
+        seeds: Mapping[str, np.ndarray],
+        order: int,
+        output: int,
+        directions: int | None = None,
+    ) -> np.ndarray:
+        """Coefficients 0..order of the output along point + seeds·t, shape (order+1, [directions,] *output shape).
+
+        One pass of univariate Taylor propagation (engine/taylor.py); raises taylor.NoTaylorRule where a
+        primitive on the way has no rule.
+        """
+        seeds = {v: s for v, s in seeds.items() if v in self.variables}
+        tape = self.specialised(point)
+        return taylor.propagate(tape, point, seeds, order, [self.lowered.outputs[output]], directions)[0]
+
+    def _fallback_note(self, exc: taylor.NoTaylorRule, order: int) -> None:
+        why = f" ({exc.why})" if exc.why else ""
+        note = f"{exc.op} has no Taylor rule here{why}: order {order} nests the first-order transform instead (slower)"
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def _taylor_derivative(self, point: Mapping[str, np.ndarray], name: str, order: int, out_index: int) -> np.ndarray | None:
+        """dⁿ/dxⁿ by one Taylor pass; for an array x of an elementwise program, the derivative at each element
+        (the series along the all-ones direction). None where a primitive has no Taylor rule (a note says so)."""
+        x = np.asarray(point.get(name, 0.0))
+        if x.ndim and mixes_elements(self.tape.ops):
+            raise UsageError(
+                f"derivatives of order {order} by an array variable ({name}) are per element, for programs that don't "
+                "mix elements; use hessian, or give the points with --points"
+            )
+        self.values(point)
+        try:
+            c = self.taylor_coefficients(point, {name: np.ones_like(x)}, order, out_index)
+        except taylor.NoTaylorRule as exc:
+            if x.ndim:
+                why = f"{exc.op} has no Taylor rule here"
+                raise UsageError(f"{why}, so order {order} by an array variable is not available") from None
+            self._fallback_note(exc, order)
+            return None
+        top = c[order] * math.factorial(order)
+        if x.ndim:
+            shape = np.shape(self.values(point)[out_index])
+            return np.broadcast_to(top, shape).copy()
+        return np.asarray(np.sum(top))
+
+    def _taylor_tensor(
+        self, point: Mapping[str, np.ndarray], names: tuple[str, ...], order: int, out_index: int
+    ) -> dict[tuple[int, ...], float]:
+        """Every distinct partial of order n from one Taylor pass along the C(m+n−1, n) directions i with |i| = n
+        (Griewank, Utke & Walther 2000): the n-th coefficient along i is Σ_{|j|=n} i^j ∂^j f / j!, a linear system
+        in the partials, solved once per (m, n)."""
+        present = [k for k, v in enumerate(names) if v in self.variables]
+        by_sorted = {combo: 0.0 for combo in _combinations(len(names), order)}
+        if not present:
+            return by_sorted
+        indices, solve = _interpolation(len(present), order)
+        dirs = np.asarray(indices, dtype=float)
+        seeds = {names[k]: dirs[:, m] for m, k in enumerate(present)}
+        c = self.taylor_coefficients(point, seeds, order, out_index, directions=len(indices))
+        top = np.broadcast_to(c[order], (len(indices), *c.shape[2:])).reshape(len(indices), -1).sum(axis=1)
+        coefficients = solve(top)
+        for j, a in zip(indices, coefficients):
+            combo = tuple(k for m, k in enumerate(present) for _ in range(j[m]))
+            by_sorted[combo] = float(a) * math.prod(math.factorial(e) for e in j)
+        return by_sorted
+
+    def taylor_polynomial(
+        self, at: Point | None = None, wrt: Sequence[str] | str | None = None, order: int = 5, output: int | None = None
+    ) -> dict[tuple[int, ...], float]:
+        """Taylor coefficients ∂^j f(a)/j! of the (sum of the) output for every exponent tuple j over `wrt`
+        (scalar variables) with |j| ≤ order: f(a + h) ≈ Σ_j c_j h^j."""
+        if order < 0:
+            raise UsageError("the order of a Taylor polynomial must be at least 0")
+        point = self.bind(at)
+        names = self._wrt(wrt, point)
+        out_index = self._output(output, "a derivative")
+        arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
+        if arrays:
+            raise UsageError(f"Taylor polynomials are for scalar variables; {arrays[0]} is an array")
+        value = float(np.sum(self.values(point)[out_index]))
+        m = len(names)
+        coefficients: dict[tuple[int, ...], float] = {(0,) * m: value}
+        if m == 1 and names[0] in self.variables:
+            try:
+                c = self.taylor_coefficients(point, {names[0]: np.asarray(1.0)}, order, out_index)
+                sums = c.reshape(order + 1, -1).sum(axis=1)
+                return {(k,): float(sums[k]) for k in range(order + 1)}
+            except taylor.NoTaylorRule as exc:
+                self._fallback_note(exc, order)
+        for k in range(1, order + 1):
+            partials = self.distinct_partials(point, names, k, out_index) if k > 1 else None
+            if partials is None:
+                grad = self.gradient(point, names, "reverse", out_index)
+                partials = {(i,): float(grad[v]) for i, v in enumerate(names)}
+            for combo, v in partials.items():
+                j = tuple(combo.count(i) for i in range(m))
+                coefficients[j] = v / math.prod(math.factorial(e) for e in j)
+        return coefficients
 
     def _nth_tape(
         self, point: Mapping[str, np.ndarray], names: tuple[str, ...], order: int, output: int
@@ -584,9 +711,7 @@ class Expression:
 
     # -- batches of points ----------------------------------------------------------
 
-    def _batched(
-        self, point: Mapping[str, np.ndarray], one: Callable[[dict[str, np.ndarray]], T], whole: Callable[[], T]
-    ) -> T:
+    def _batched(self, point: Mapping[str, np.ndarray], one: Callable[[dict[str, np.ndarray]], T], whole: Callable[[], T]) -> T:
         """`one` at each point of a leading batch axis, results stacked along a new leading axis (as jax.vmap).
 
         Every bound variable must have the batch axis, of the same length. A program that doesn't mix
@@ -602,6 +727,79 @@ class Expression:
             return whole()
         results = [one({n: v[b] for n, v in point.items()}) for b in range(size)]
         return _stack_results(results, size)
+
+
+def _combinations(n: int, order: int) -> list[tuple[int, ...]]:
+    import itertools
+
+    return list(itertools.combinations_with_replacement(range(n), order))
+
+
+_INTERPOLATION: dict[tuple[int, int], Any] = {}
+
+
+def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
+    """Tuples of `parts` positive integers summing to `total`."""
+    import itertools
+
+    return [
+        tuple(b - a for a, b in zip((0, *cuts), (*cuts, total))) for cuts in itertools.combinations(range(1, total), parts - 1)
+    ]
+
+
+def _interpolation(m: int, order: int) -> tuple[list[tuple[int, ...]], Callable[[np.ndarray], np.ndarray]]:
+    """The exponent tuples j (|j| = order) of m variables, and the solver of F(i) = Σ_j i^j a_j for the a_j,
+    F given at the same tuples i used as directions (built once per (m, order)).
+
+    i^j is 0 unless every variable of j is one of i's, so the system is block triangular by support: the
+    partials whose variables are exactly S come from the directions of support S, once the partials of
+    the smaller supports are subtracted, through one small matrix per support size (C(order−1, s−1)
+    square). No dense solve of the whole C(m+order−1, order) system, which also conditions better.
+    """
+    import itertools
+
+    found = _INTERPOLATION.get((m, order))
+    if found is not None:
+        return found
+    indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
+    position = {j: k for k, j in enumerate(indices)}
+    blocks: dict[int, tuple[list[tuple[int, ...]], np.ndarray]] = {}
+    for size in range(1, min(m, order) + 1):
+        comps = _compositions(order, size)
+        matrix = np.array([[math.prod(p**q for p, q in zip(row, col)) for col in comps] for row in comps], dtype=float)
+        blocks[size] = (comps, np.linalg.inv(matrix) if len(comps) > 1 else 1.0 / matrix)
+    plan = []  # per support, in increasing size: its rows (directions = partials), the lower terms of each row
+    for size in range(1, min(m, order) + 1):
+        comps, inverse = blocks[size]
+        for support in itertools.combinations(range(m), size):
+            rows = []
+            for comp in comps:
+                j = [0] * m
+                for v, e in zip(support, comp):
+                    j[v] = e
+                rows.append(position[tuple(j)])
+            lower = []
+            for comp in comps:
+                terms = []
+                for sub_size in range(1, size):
+                    for sub in itertools.combinations(range(size), sub_size):
+                        for q in _compositions(order, sub_size):
+                            j = [0] * m
+                            for t, e in zip(sub, q):
+                                j[support[t]] = e
+                            terms.append((position[tuple(j)], math.prod(comp[t] ** e for t, e in zip(sub, q))))
+                lower.append(terms)
+            plan.append((rows, lower, inverse))
+
+    def solve(f: np.ndarray) -> np.ndarray:
+        a = np.zeros(len(indices))
+        for rows, lower, inverse in plan:
+            rhs = np.array([f[r] - sum(w * a[k] for k, w in terms) for r, terms in zip(rows, lower)])
+            a[rows] = inverse @ rhs
+        return a
+
+    found = _INTERPOLATION[(m, order)] = (indices, solve)
+    return found
 
 
 def _columns_to_block(cols: list[np.ndarray], out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import CONSTANTS, mixes_elements
+from ..engine.taylor import NoTaylorRule
 from ..errors import DomainError, InputOutputError, UsageError
 
 CHUNK = 65536
@@ -407,7 +409,14 @@ def column_name(key: Key, outputs: int) -> str:
         return "value" if outputs == 1 else f"value_{k + 1}"
     if kind == "grad":
         return f"d_{a}" if outputs == 1 else f"d{k + 1}_{a}"
+    if order_of(kind):  # d5_x: the 5th derivative by x (d5_2_x: of output 2)
+        return f"{kind}_{a}" if outputs == 1 else f"{kind}_{k + 1}_{a}"
     return f"d2_{a}_{b}" if outputs == 1 else f"d2_{k + 1}_{a}_{b}"
+
+
+def order_of(kind: str) -> int | None:
+    """The N of a kind "dN" (diff --order N ≥ 3: the N-th derivative by one variable per row), else None."""
+    return int(kind[1:]) if kind[:1] == "d" and kind[1:].isdigit() else None
 
 
 def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None) -> Results:
@@ -430,6 +439,8 @@ def _labels(expr: Expression, kind: str, names: list[str]) -> list[Key]:
         return value
     if kind in ("diff", "jacobian"):
         return value + [("grad", k, v, None) for k in outs for v in names]
+    if order_of(kind):
+        return value + [(kind, k, v, None) for k in outs for v in names]
     return value + [("hess", k, a, b) for k in outs for a in names for b in names]
 
 
@@ -453,6 +464,17 @@ def _compute_vectorized(expr: Expression, chunk: Chunk, kind: str, names: list[s
             it = iter(got[1:])
             grads += [np.broadcast_to(next(it), (n,)) if r is not None else np.zeros(n) for r in refs]
         out_values = values + grads
+    elif order_of(kind):
+        vals = evaluate.run(expr.specialised(point), point, list(expr.lowered.outputs), on_domain="nan", violations=violations)
+        out_values = [np.broadcast_to(v, (n,)) for v in vals]
+        order = order_of(kind) or 0
+        try:  # one Taylor pass per output and variable: along the all-ones direction, every row's own derivative
+            for k in outs:
+                for v in names:
+                    c = expr.taylor_coefficients(point, {v: np.ones(n)}, order, k)[order] * math.factorial(order)
+                    out_values.append(np.broadcast_to(c, (n,)))
+        except NoTaylorRule:
+            return _compute_rows(expr, chunk, kind, names, n)
     else:
         # Each Hessian entry: forward mode over the reverse gradient, seeded along one variable at a time.
         vals = evaluate.run(expr.specialised(point), point, list(expr.lowered.outputs), on_domain="nan", violations=violations)
@@ -523,6 +545,9 @@ def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names:
             values.append(v)
             grads += [g[name] for name in names]
         return values + grads
+    order = order_of(kind)
+    if order:
+        return list(expr.values(point)) + [expr.derivative(point, v, order, output=k) for k in outs for v in names]
     if kind == "jacobian":
         jac = expr.jacobian(point, names)
         return list(expr.values(point)) + [jac[o][name] for o in expr.output_names for name in names]
@@ -669,6 +694,14 @@ def _schema(cells: list[tuple[Key, Any]], expr: Expression, command: str = "diff
         for k, a, v in grads:
             jac[outs[k]][a] = v  # type: ignore[index]
         out["jacobian"] = jac
+    order = order_of(command)
+    if order:
+        out["order"] = order
+        per: list[dict[str, Any]] = [{} for _ in outs]
+        for (kind, k, a, _), v in cells:
+            if kind == command:
+                per[k][a] = v  # type: ignore[index]
+        out["derivative"] = per[0] if single else dict(zip(outs, per))
     if command == "hessian":
         tables: list[dict[str, dict[str, Any]]] = [{} for _ in outs]
         for (kind, k, a, b), v in cells:

@@ -286,11 +286,15 @@ def diff_cmd(
 
     def body() -> None:
         if points is not None or grid is not None:
-            if symbolic or order > 2 or mode is Mode.forward:
+            if symbolic or mode is Mode.forward:
                 from ..errors import UsageError
 
-                raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
-            _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
+                raise UsageError(
+                    "--points/--grid compute values, gradients (--order 1), Hessians (--order 2) and N-th derivatives"
+                    " by each variable (--order N) in reverse mode"
+                )
+            kind = "diff" if order == 1 else "hessian" if order == 2 else f"d{order}"
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format)
             return
         from .report import symbolic_report
 
@@ -309,6 +313,30 @@ def diff_cmd(
         from .commands import run_diff
 
         run_diff(expression, at, wrt, order, mode.value, format.value)
+
+    _guard(body)
+
+
+@app.command("taylor")
+def taylor_cmd(
+    expression: Expr,
+    at: At = None,
+    wrt: Wrt = None,
+    order: Annotated[int, typer.Option("--order", "-n", min=0, metavar="N", help="The degree of the polynomial.")] = 5,
+    format: Fmt = Format.auto,
+) -> None:
+    """The Taylor polynomial at a point: the coefficients f^(k)(a)/k! and the polynomial in (x - a), as
+    SymPy's series; with several variables, every term to total degree N. --format latex prints LaTeX,
+    --format json the coefficients by multi-index.
+
+    Example: gradcli taylor "exp(x)" --at x=0 --order 3  →  1 + x + 0.5*x^2 + 0.16666666666666666*x^3
+    """
+
+    def body() -> None:
+        from .commands import run_taylor
+
+        _point_format("taylor", format, latex=True)
+        run_taylor(expression, at, wrt, order, format.value)
 
     _guard(body)
 

@@ -191,9 +191,14 @@ def run_diff(expression: str, at: list[str] | None, wrt: str | None, order: int,
         report = hessian_report(source, point, expr.output_names, expr.values(point), expr.hessians(point, variables))
     elif not variables:
         report = derivative_report(source, point, expr.output_names, expr.values(point), (), order, [0.0 for _ in outs])
+    elif len(variables) == 1:
+        tensors = [expr.derivative(point, variables[0], order, output=k) for k in outs]
+        report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
     else:
         tensors = [expr.derivative_tensor(point, variables, order, k) for k in outs]
         report = derivative_report(source, point, expr.output_names, expr.values(point), variables, order, tensors)
+    for note in expr.notes:
+        say(f"gradcli: note: {note}", err=True)
     emit(report, fmt)
 
 
@@ -217,3 +222,20 @@ def run_jacobian(expression: str, at: list[str] | None, wrt: str | None, fmt: st
     used = expr.jacobian_mode(point, names, mode)
     jac = expr.jacobian(point, names, used)
     emit(jacobian_report(expr.text, point, expr.output_names, values, jac, used), fmt)
+
+
+def run_taylor(expression: str, at: list[str] | None, wrt: str | None, order: int, fmt: str) -> None:
+    from ..errors import UsageError
+    from .report import taylor_report
+
+    names = wrt_names(wrt)
+    expr, point = setup(expression, at, wrt=names)
+    if len(expr.output_names) != 1:
+        shown = ", ".join(expr.output_names)
+        raise UsageError(f"taylor expands one output; the program has {len(expr.output_names)} ({shown})")
+    variables = tuple(names or expr.variables)
+    coefficients = expr.taylor_polynomial(point, variables, order)
+    for note in expr.notes:
+        say(f"gradcli: note: {note}", err=True)
+    report = taylor_report(expr.text, point, variables, order, coefficients, latex=fmt == "latex")
+    emit(report, "plain" if fmt == "latex" else fmt)

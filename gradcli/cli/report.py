@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,7 @@ def derivative_report(
     data = dict(base.data)
     data["order"] = order
     per_output = []
+    partials: list[dict[str, Any]] = []
     entries = []
     for label, t in zip(names, tensors):
         if len(wrt) == 1:
@@ -150,15 +152,92 @@ def derivative_report(
             for j in idx[:-1]:
                 node = node.setdefault(wrt[j], {})
             node[wrt[idx[-1]]] = json_value(t[idx])
-            entries.append((label, f"d{order}/" + "".join(f"d{wrt[j]}" for j in idx), t[idx]))
         per_output.append(nested)
+        distinct = {}
+        for idx in itertools.combinations_with_replacement(range(len(wrt)), order):  # each mixed partial once
+            distinct[partial_label(wrt, idx)] = json_value(t[idx])
+            entries.append((label, partial_label(wrt, idx), t[idx]))
+        partials.append(distinct)
     several = len(names) > 1
     if several:
         data["outputs"] = list(names)
     data["derivative"] = dict(zip(names, per_output)) if several else per_output[0]
+    if partials:
+        data["partials"] = dict(zip(names, partials)) if several else partials[0]
     rows = [(k if not several else k.replace("/", f"({o})/", 1), format_value(v)) for o, k, v in entries]
     plain = [format_value(entries[0][2])] if len(rows) == 1 else [f"{k} = {v}" for k, v in rows]
     return Report(data, plain, expression, ("", "value"), [*base.rows, *rows])
+
+
+def partial_label(wrt: tuple[str, ...], idx: tuple[int, ...]) -> str:
+    """d3/dx2dy for the variable positions (0, 0, 1): the order over each variable with its power."""
+    counts = {j: idx.count(j) for j in sorted(set(idx))}
+    return f"d{len(idx)}/" + "".join(f"d{wrt[j]}{c if c > 1 else ''}" for j, c in counts.items())
+
+
+def _monomial(names: tuple[str, ...], point: Mapping[str, np.ndarray], powers: tuple[int, ...], latex: bool) -> str:
+    """(x - 1)^2*y for the powers (2, 1) about x = 1, y = 0; LaTeX: \\left(x - 1\\right)^{2} y."""
+    factors = []
+    for name, k in zip(names, powers):
+        if k == 0:
+            continue
+        a = float(np.asarray(point.get(name, 0.0)))
+        base = name if a == 0 else f"({name} {'-' if a > 0 else '+'} {format_number(abs(a))})"
+        if latex:
+            base = base.replace("(", "\\left(").replace(")", "\\right)")
+            factors.append(base if k == 1 else f"{base}^{{{k}}}")
+        else:
+            factors.append(base if k == 1 else f"{base}^{k}")
+    return (" " if latex else "*").join(factors)
+
+
+def taylor_polynomial_text(
+    names: tuple[str, ...], point: Mapping[str, np.ndarray], coefficients: Mapping[tuple[int, ...], float], latex: bool
+) -> str:
+    """c0 + c1*(x - a) + … by increasing degree, zero terms left out (0 if all are)."""
+    text = ""
+    for powers, c in sorted(coefficients.items(), key=lambda kv: (sum(kv[0]), tuple(-p for p in kv[0]))):
+        if c == 0:
+            continue
+        term = _monomial(names, point, powers, latex)
+        mag = abs(c)
+        number = format_number(mag) if not math.isnan(c) else "nan"
+        if latex:
+            number = number.replace("inf", "\\infty")
+            body = number if not term else term if mag == 1 else f"{number} {term}"
+        else:
+            body = number if not term else term if mag == 1 else f"{number}*{term}"
+        negative = c < 0
+        if not text:
+            text = f"-{body}" if negative else body
+        else:
+            text += f" - {body}" if negative else f" + {body}"
+    return text or "0"
+
+
+def taylor_report(
+    expression: str,
+    point: Mapping[str, np.ndarray],
+    wrt: tuple[str, ...],
+    order: int,
+    coefficients: Mapping[tuple[int, ...], float],
+    latex: bool = False,
+) -> Report:
+    """`taylor`: the coefficients ∂^j f(a)/j! by multi-index and the polynomial in (x − a) as text or LaTeX."""
+    text = taylor_polynomial_text(wrt, point, coefficients, latex=False)
+    shown = taylor_polynomial_text(wrt, point, coefficients, latex=True) if latex else text
+    ordered = sorted(coefficients.items(), key=lambda kv: (sum(kv[0]), tuple(-p for p in kv[0])))
+    data: dict[str, Any] = {
+        "expression": expression,
+        "point": _point(point),
+        "order": order,
+        "variables": list(wrt),
+        "coefficients": [{"powers": list(j), "coefficient": json_value(c)} for j, c in ordered],
+        "polynomial": text,
+        "latex": taylor_polynomial_text(wrt, point, coefficients, latex=True),
+    }
+    rows = [("[" + ", ".join(map(str, j)) + "]", _monomial(wrt, point, j, False) or "1", format_number(c)) for j, c in ordered]
+    return Report(data, [shown], expression, ("powers", "term", "coefficient"), rows, header=[text])
 
 
 def _element_labels(label: str, shape: tuple[int, ...]) -> list[str]:

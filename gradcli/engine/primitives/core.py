@@ -91,6 +91,9 @@ class Primitive:
     # Arguments with no derivative, as (position, role): differentiating through one is an error naming it
     # (jv's order, gammainc's shape parameter) rather than a silent zero.
     nondiff: tuple[tuple[int, str], ...] = ()
+    # Taylor mode (series.py): (args, out, param, ctx) -> stepper of coefficients; None: derived from `partials`
+    # where they close (engine/taylor.py), else derivatives of high order nest the first-order transform.
+    taylor: Callable[..., Any] | None = None
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...numfmt import format_number
 from ..refs import Ref, op
+from . import series
 from .core import (
     NONPOSITIVE_INTEGERS,
     Domain,
@@ -191,11 +192,29 @@ def table() -> list[Primitive]:
     pos = interval(0.0, math.inf, True, True)
     return [
         # -- operators -----------------------------------------------------------
-        P("add", 2, np.add, lambda a, b, ans: (1.0, 1.0), infix="+", precedence=1, commutative=True),
-        P("sub", 2, np.subtract, lambda a, b, ans: (1.0, -1.0), infix="-", precedence=1),
-        P("mul", 2, np.multiply, lambda a, b, ans: (b, a), infix="*", precedence=2, commutative=True),
-        P("div", 2, np.divide, lambda a, b, ans: (1.0 / b, -ans / b), infix="/", precedence=2, domain=(_DIVISOR,)),
-        P("neg", 1, np.negative, lambda x, ans: (-1.0,), infix="-", precedence=3),
+        P(
+            "add",
+            2,
+            np.add,
+            lambda a, b, ans: (1.0, 1.0),
+            infix="+",
+            precedence=1,
+            commutative=True,
+            taylor=series.linear(np.add),
+        ),
+        P("sub", 2, np.subtract, lambda a, b, ans: (1.0, -1.0), infix="-", precedence=1, taylor=series.linear(np.subtract)),
+        P("mul", 2, np.multiply, lambda a, b, ans: (b, a), infix="*", precedence=2, commutative=True, taylor=series.mul_rule),
+        P(
+            "div",
+            2,
+            np.divide,
+            lambda a, b, ans: (1.0 / b, -ans / b),
+            infix="/",
+            precedence=2,
+            domain=(_DIVISOR,),
+            taylor=series.div_rule,
+        ),
+        P("neg", 1, np.negative, lambda x, ans: (-1.0,), infix="-", precedence=3, taylor=series.linear(np.negative)),
         P(
             "pow",
             2,
@@ -207,6 +226,7 @@ def table() -> list[Primitive]:
             domain=_pow_domain(),
             kink="x^y: ∂/∂x is 0 at x = y = 0; ∂/∂y is 0 where x^y = 0",
             singular=lambda x, y: (x == 0) & ((y != np.floor(y)) | (y <= 0)),
+            taylor=series.pow_rule,
         ),
         # comparisons (only inside where): 1.0 or 0.0, derivative 0
         _comparison("lt", np.less, "<"),
@@ -262,8 +282,8 @@ def table() -> list[Primitive]:
             complex_impl=_complex_cbrt,
             kink="cbrt'(0) = inf",
         ),
-        P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin"),
-        P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos"),
+        P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin", taylor=series.trig_pair(np.sin, np.cos, -1.0)),
+        P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos", taylor=series.trig_pair(np.cos, np.sin, 1.0, -1.0)),
         P("tan", 1, np.tan, lambda x, ans: (1.0 + ans * ans,), syntax="tan"),
         P(
             "asin",
@@ -284,8 +304,16 @@ def table() -> list[Primitive]:
             singular=lambda x: np.abs(x) == 1,
         ),
         P("atan", 1, np.arctan, lambda x, ans: (1.0 / (1.0 + x * x),), syntax="atan"),
-        P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh"),
-        P("cosh", 1, np.cosh, lambda x, ans: (op.sinh(x),), syntax="cosh", sign="positive"),
+        P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh", taylor=series.trig_pair(np.sinh, np.cosh, 1.0)),
+        P(
+            "cosh",
+            1,
+            np.cosh,
+            lambda x, ans: (op.sinh(x),),
+            syntax="cosh",
+            sign="positive",
+            taylor=series.trig_pair(np.cosh, np.sinh, 1.0),
+        ),
         P("tanh", 1, np.tanh, lambda x, ans: (1.0 - ans * ans,), syntax="tanh"),
         P("asinh", 1, np.arcsinh, lambda x, ans: (1.0 / op.sqrt(x * x + 1.0),), syntax="asinh"),
         P(
@@ -466,6 +494,7 @@ def table() -> list[Primitive]:
             vjp=_where_vjp,
             syntax="where",
             kink="the gradient flows only into the branch taken",
+            taylor=series.where_rule,
         ),
         P(
             "clip",
@@ -499,7 +528,15 @@ def table() -> list[Primitive]:
             internal=True,
             doc="a·b with 0·inf = 0: a zero (co)tangent stays zero through an infinite partial",
         ),
-        P("digamma", 1, _special("psi"), lambda x, ans: (op.polygamma(x, param=1),), syntax="digamma", doc="Γ'(x)/Γ(x)"),
+        P(
+            "digamma",
+            1,
+            _special("psi"),
+            lambda x, ans: (op.polygamma(x, param=1),),
+            syntax="digamma",
+            doc="Γ'(x)/Γ(x)",
+            taylor=series.known_derivatives(series.polygamma_derivative),
+        ),
         P(
             "polygamma",
             1,
@@ -508,5 +545,6 @@ def table() -> list[Primitive]:
             vjp=lambda args, ans, g, n: (g * op.polygamma(args[0], param=n + 1),),
             uses_param=True,
             internal=True,
+            taylor=series.known_derivatives(series.polygamma_derivative),
         ),
     ]

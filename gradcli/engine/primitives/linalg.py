@@ -14,6 +14,7 @@ import numpy as np
 from ...numfmt import format_number
 from ..refs import Ref, op
 from ..shapes import Shape
+from . import series
 from .core import (
     Domain,
     Primitive,
@@ -319,8 +320,27 @@ def _complex_correlate(a: np.ndarray, v: np.ndarray) -> np.ndarray:
 def table() -> list[Primitive]:
     P = Primitive
     return [
-        P("matmul", 2, np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, shape=_matmul_shape, infix="@", precedence=2),
-        P("dot", 2, lambda a, b: np.asarray(np.dot(a, b)), jvp=_dot_jvp, vjp=_dot_vjp, shape=_dot_shape, syntax="dot"),
+        P(
+            "matmul",
+            2,
+            np.matmul,
+            jvp=_matmul_jvp,
+            vjp=_matmul_vjp,
+            shape=_matmul_shape,
+            infix="@",
+            precedence=2,
+            taylor=series.bilinear(dot=False),
+        ),
+        P(
+            "dot",
+            2,
+            lambda a, b: np.asarray(np.dot(a, b)),
+            jvp=_dot_jvp,
+            vjp=_dot_vjp,
+            shape=_dot_shape,
+            syntax="dot",
+            taylor=series.bilinear(dot=True),
+        ),
         P(
             "matmul_grad_a",
             3,

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
+from . import series
 from .core import (
     Primitive,
     _linear_jvp,
@@ -246,6 +247,7 @@ def table() -> list[Primitive]:
             vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]),),
             shape=scalar,
             syntax="sum",
+            taylor=series.sum_rule,
         ),
         P(
             "mean",
@@ -255,6 +257,7 @@ def table() -> list[Primitive]:
             vjp=_mean_vjp,
             shape=scalar,
             syntax="mean",
+            taylor=series.mean_rule,
         ),
         P(
             "prod",
@@ -273,9 +276,10 @@ def table() -> list[Primitive]:
             sign="nonnegative",
             kink="norm'(0) = 0",
             singular=lambda x: np.asarray(np.all(x == 0)),
+            taylor=series.norm_rule,
             **_reduction(_norm_partial),
         ),
-        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", **_reduction(_lse_partial)),
+        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", taylor=series.logsumexp_rule, **_reduction(_lse_partial)),
         # -- along an axis: sum(W, 0) ---------------------------------------------------------------
         P(
             "sum_axis",

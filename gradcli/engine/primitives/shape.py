@@ -8,6 +8,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
+from . import series
 from .core import (
     Primitive,
     _linear_jvp,
@@ -123,6 +124,7 @@ def table() -> list[Primitive]:
             syntax="stack",
             call_arities=tuple(range(1, 11)),
             doc="a vector literal [a, b, …], or stack(a, b, …)",
+            taylor=series.stack_rule,
         ),
         P(
             "unbroadcast",
@@ -151,6 +153,7 @@ def table() -> list[Primitive]:
             jvp=_linear_jvp("index", (0,)),
             vjp=_index_vjp,
             shape=_index_shape,
+            taylor=series.index_rule,
             uses_param=True,
             internal=True,
         ),

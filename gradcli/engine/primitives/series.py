@@ -1,0 +1,342 @@
+"""Taylor rules: how a primitive maps truncated Taylor series of its arguments to its own (engine/taylor.py).
+
+A value carries d + 1 coefficients, stacked on a leading axis: x(t) = Σ x_k t^k, an array of shape (d+1, *shape)
+(with a direction axis after it when many directions travel in one pass). A rule is called once per tape
+instruction, `rule(args, out, param, ctx)`, with the coefficient arrays of its arguments and its own (still
+empty) one, and returns a stepper: `step(k)` gives coefficient k, reading only coefficients 0..k of the
+arguments and 0..k−1 of the output. That one form serves the tape (arguments complete, k = 0..d in turn)
+and the partials a rule is derived from (engine/taylor.py advances those one coefficient behind), so every
+rule is O(d) per coefficient, O(d²) in all. Elementwise rules get their arguments aligned to the output's
+number of axes, so coefficient k of each broadcasts against the others.
+
+Rules here are the explicit ones: the table entries name them (`taylor=`). Elementwise primitives without
+one get theirs from their partials (the ODE recurrence, engine/taylor.py); a primitive with neither has no
+Taylor rule, and derivatives of high order fall back to nesting the first-order transform.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Stepper = Callable[[int], np.ndarray]
+
+
+class NoTaylorRule(Exception):
+    """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
+
+    def __init__(self, op: str, why: str = "") -> None:
+        super().__init__(op, why)
+        self.op, self.why = op, why
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may need besides its arguments: the degree, the direction axes, which arguments are constant."""
+
+    degree: int
+    lead: int  # direction axes after the coefficient axis (0 or 1)
+    constant: tuple[bool, ...]  # argument i has no terms beyond its value (its coefficients 1..d are 0)
+    op: str = ""
+
+
+def dot0(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_j a[j]·b[j] over the leading (coefficient) axis."""
+    if a.ndim == 1 and b.ndim == 1:
+        return np.dot(a, b)
+    return np.sum(a * b, axis=0)
+
+
+def conv(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """Coefficient k of a product of series: Σ_{j=0..k} a_j b_{k−j}."""
+    return dot0(a[: k + 1], b[k::-1])
+
+
+def _weights(k: int, like: np.ndarray) -> np.ndarray:
+    return np.arange(1.0, k + 1.0).reshape((k,) + (1,) * (like.ndim - 1))
+
+
+def ode_term(u: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+    """Coefficient k of y where y' = g·u' and y_0 is known: (1/k) Σ_{j=1..k} j·u_j·g_{k−j}."""
+    return dot0(_weights(k, u) * u[1 : k + 1], g[k - 1 :: -1] if k > 1 else g[:1]) / k
+
+
+# -- rules -------------------------------------------------------------------------------------------
+
+
+def linear(fn: Callable[..., Any]) -> Callable[..., Stepper]:
+    """A primitive linear in all its arguments together (add, sub, neg): coefficient k is fn of the arguments' k-th."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        return lambda k: fn(*(a[k] for a in args))
+
+    return rule
+
+
+def mul_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    a, b = args
+    ca, cb = ctx.constant
+    if ca:
+        return lambda k: a[0] * b[k]
+    if cb:
+        return lambda k: a[k] * b[0]
+    return lambda k: conv(a, b, k)
+
+
+def div_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """y = a/b: b·y = a, so y_k = (a_k − Σ_{j=1..k} b_j y_{k−j}) / b_0."""
+    a, b = args
+    if ctx.constant[1]:
+        return lambda k: a[k] / b[0]
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            return a[0] / b[0]
+        return (a[k] - dot0(b[1 : k + 1], out[k - 1 :: -1] if k > 1 else out[:1])) / b[0]
+
+    return step
+
+
+def trig_pair(
+    first: Callable[..., Any], second: Callable[..., Any], sign: float, sign_out: float = 1.0
+) -> Callable[..., Stepper]:
+    """sin/cos and sinh/cosh: y' = sign_out·w·u' and w' = sign·y·u' for the companion w, carried together."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        (u,) = args
+        other = np.empty_like(out)
+
+        def step(k: int) -> np.ndarray:
+            if k == 0:
+                other[0] = second(u[0])
+                return first(u[0])
+            other[k] = sign * ode_term(u, out, k)
+            return sign_out * ode_term(u, other, k)
+
+        return step
+
+    return rule
+
+
+def pow_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """x^c for a constant c: x·y' = c·y·x', so y_k = (1/(k x_0)) Σ_{j=0..k−1} (c(k−j) − j) x_{k−j} y_j.
+    At x_0 = 0 only a nonnegative integer c (by repeated products); x^y with y moving: exp(y·log x)."""
+    x, c = args
+    if not ctx.constant[1]:
+        return _pow_varying(x, c, out, ctx)
+    c0 = c[0]
+    state: dict[str, Any] = {}
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            x0 = x[0]
+            with np.errstate(all="ignore"):
+                value = np.power(x0, c0)
+            zero = np.asarray(x0 == 0)
+            if np.any(zero):
+                cs = np.unique(np.asarray(c0, dtype=float))
+                if cs.size != 1 or not (cs[0] >= 0 and cs[0] == math.floor(cs[0]) and cs[0] <= 64):
+                    raise NoTaylorRule("pow", "a base of 0 with a non-integer or negative exponent")
+                state["power"] = int(cs[0])
+            return value
+        n = state.get("power")
+        if n == 2 or (n is None and np.ndim(c0) == 0 and float(c0) == 2.0):
+            return conv(x, x, k)
+        if n is not None:
+            return _integer_power(x, n, k)
+        j = np.arange(k, dtype=float).reshape((k,) + (1,) * (x.ndim - 1))
+        return dot0((c0 * (k - j) - j) * x[k:0:-1], out[:k]) / (k * x[0])
+
+    return step
+
+
+def _integer_power(x: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Coefficient k of x^n by repeated products (x_0 may be 0): recomputed from scratch, O(n·k²); n ≤ 64."""
+    if n == 0:
+        return np.zeros_like(x[0])
+    acc = x[: k + 1].copy()
+    for _ in range(n - 1):
+        acc = np.stack([conv(acc, x, m) for m in range(k + 1)])
+    return acc[k]
+
+
+def _pow_varying(x: np.ndarray, c: np.ndarray, out: np.ndarray, ctx: Context) -> Stepper:
+    log_x = np.empty(np.broadcast_shapes(x.shape, c.shape))
+    z = np.empty_like(log_x)
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            if np.any(x[0] <= 0):
+                raise NoTaylorRule("pow", "x^y with a moving exponent needs a positive base")
+            log_x[0] = np.log(x[0])
+            z[0] = c[0] * log_x[0]
+            return np.power(x[0], c[0])
+        # log x: x·(log x)' = x', so (log x)_k = (x_k − (1/k) Σ_{j=1..k−1} j (log x)_j x_{k−j}) / x_0
+        inner = dot0(_weights(k - 1, log_x) * log_x[1:k], x[k - 1 : 0 : -1]) / k if k > 1 else 0.0
+        log_x[k] = (x[k] - inner) / x[0]
+        z[k] = conv(c, log_x, k)
+        return ode_term(z, out, k)
+
+    return step
+
+
+def where_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """The branch taken at the point, coefficient by coefficient (the condition is piecewise constant)."""
+    c, a, b = args
+    return lambda k: np.where(np.real(c[0]) != 0, a[k], b[k])
+
+
+def known_derivatives(derivative: Callable[[int, np.ndarray, Hashable], np.ndarray]) -> Callable[..., Stepper]:
+    """y = f(u) from f's derivatives at u_0 (the polygamma family): y = Σ_j f^(j)(u_0)/j! (u − u_0)^j,
+    the powers of u − u_0 carried along; O(d³), for functions whose derivatives form no finite recurrence."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        (u,) = args
+        powers: list[np.ndarray] = []  # powers[j-1][k]: coefficient k of (u − u_0)^j
+        taylor: list[np.ndarray] = []  # f^(j)(u_0)/j!
+
+        def step(k: int) -> np.ndarray:
+            if k == 0:
+                return derivative(0, u[0], param)
+            taylor.append(derivative(k, u[0], param) / math.factorial(k))
+            powers.append(np.zeros((ctx.degree + 1, *np.broadcast_shapes(u.shape[1:], out.shape[1:]))))
+            for j in range(1, k + 1):  # (u−u_0)^j has its first term at t^j
+                p = powers[j - 1]
+                p[k] = u[k] if j == 1 else dot0(u[1 : k - j + 2], powers[j - 2][k - 1 : j - 2 : -1])
+            return sum(taylor[j - 1] * powers[j - 1][k] for j in range(1, k + 1))
+
+        return step
+
+    return rule
+
+
+def polygamma_derivative(j: int, x: np.ndarray, n: Hashable) -> np.ndarray:
+    """The j-th derivative of polygamma(n) (digamma: n = None, i.e. 0) at x."""
+    import scipy.special
+
+    return scipy.special.polygamma((n or 0) + j, x)
+
+
+# -- arrays: reductions, linear algebra, shapes ------------------------------------------------------
+
+
+def _axes(x: np.ndarray, lead: int) -> tuple[int, ...]:
+    return tuple(range(lead, x.ndim))
+
+
+def sum_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    (x,) = args
+    return lambda k: np.sum(x[k], axis=_axes(x[k], ctx.lead))
+
+
+def mean_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    (x,) = args
+    return lambda k: np.mean(x[k], axis=_axes(x[k], ctx.lead))
+
+
+def norm_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """√(Σ x²): s = Σ x² by products, then y² = s: y_k = (s_k − Σ_{j=1..k−1} y_j y_{k−j}) / (2 y_0)."""
+    (x,) = args
+    s = np.empty_like(out)
+
+    def step(k: int) -> np.ndarray:
+        s[k] = np.sum(conv(x, x, k), axis=_axes(x[k], ctx.lead))
+        if k == 0:
+            if np.any(s[0] == 0):
+                raise NoTaylorRule("norm", "norm at the origin")
+            return np.sqrt(s[0])
+        inner = dot0(out[1:k], out[k - 1 : 0 : -1]) if k > 1 else 0.0
+        return (s[k] - inner) / (2.0 * out[0])
+
+    return step
+
+
+def logsumexp_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """y = log Σ exp(x): with e = exp(x − y_0) (a series per element) and s = Σ e, y = y_0 + log s, s_0 = 1."""
+    (x,) = args
+    e = np.empty_like(x)
+    s = np.empty_like(out)
+    logs = np.empty_like(out)
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            x0 = x[0]
+            m = np.max(x0, axis=_axes(x0, ctx.lead), keepdims=True)
+            y0 = np.squeeze(m, axis=_axes(x0, ctx.lead)) + np.log(np.sum(np.exp(x0 - m), axis=_axes(x0, ctx.lead)))
+            e[0] = np.exp(x0 - np.reshape(y0, np.shape(y0) + (1,) * (x0.ndim - ctx.lead)))
+            s[0] = np.sum(e[0], axis=_axes(x0, ctx.lead))
+            logs[0] = 0.0
+            return y0
+        e[k] = ode_term(x, e, k)
+        s[k] = np.sum(e[k], axis=_axes(e[k], ctx.lead))
+        inner = dot0(_weights(k - 1, logs) * logs[1:k], s[k - 1 : 0 : -1]) / k if k > 1 else 0.0
+        logs[k] = (s[k] - inner) / s[0]
+        return logs[k]
+
+    return step
+
+
+def _einsum_spec(ndim_a: int, ndim_b: int, lead: int, dot: bool) -> str:
+    """matmul (or dot) of the arrays' own axes, broadcasting over the direction axis: einsum with an ellipsis."""
+    na, nb = ndim_a - lead, ndim_b - lead
+    if dot:
+        return "...i,...i->..."
+    a = "...i" if na == 1 else "...mi"
+    b = "...i" if nb == 1 else "...ip"
+    out = "..." + ("m" if na > 1 else "") + ("p" if nb > 1 else "")
+    return f"{a},{b}->{out}"
+
+
+def bilinear(dot: bool) -> Callable[..., Stepper]:
+    """matmul and dot: c_k = Σ_j a_j @ b_{k−j} (one product when a side is constant)."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        a, b = args
+        if ctx.lead == 0 and not dot:
+            mm: Callable[..., np.ndarray] = np.matmul
+        elif ctx.lead == 0:
+            mm = np.dot
+        else:
+            spec = _einsum_spec(a.ndim - 1, b.ndim - 1, ctx.lead, dot)
+            if (a.ndim - 1 - ctx.lead) > 2 or (b.ndim - 1 - ctx.lead) > 2:
+                raise NoTaylorRule(ctx.op, "stacked matrices in several directions at once")
+
+            def mm(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+                return np.einsum(spec, p, q)
+
+        ca, cb = ctx.constant
+
+        def step(k: int) -> np.ndarray:
+            if ca:
+                return mm(a[0], b[k])
+            if cb:
+                return mm(a[k], b[0])
+            total = mm(a[0], b[k])
+            for j in range(1, k + 1):
+                total = total + mm(a[j], b[k - j])
+            return total
+
+        return step
+
+    return rule
+
+
+def stack_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    def step(k: int) -> np.ndarray:
+        items = [a[k] for a in args]
+        if ctx.lead:
+            shape = np.broadcast_shapes(*(i.shape for i in items))
+            items = [np.broadcast_to(i, shape) for i in items]
+        return np.stack(items, axis=ctx.lead) if items else np.zeros((0,))
+
+    return step
+
+
+def index_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    (x,) = args
+    where = (slice(None),) * ctx.lead + (param,)
+    return lambda k: x[k][where]
