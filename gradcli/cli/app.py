@@ -785,3 +785,54 @@ def plot_cmd(
             typer.echo(line)
 
     _guard(body)
+
+
+class Lang(str, Enum):
+    python = "python"
+    numpy = "numpy"
+    c = "c"
+    latex = "latex"
+
+
+@app.command("export")
+def export_cmd(
+    expression: Expr,
+    lang: Annotated[
+        Lang, typer.Option("--lang", "-l", help="python (floats, math), numpy (arrays), c (doubles), latex.")
+    ] = Lang.python,
+    grad: Annotated[
+        bool, typer.Option("--grad", help="The value and the gradient (def f_and_grad(x, y): return value, (dx, dy)).")
+    ] = False,
+    hessian: Annotated[bool, typer.Option("--hessian", help="The value, the gradient and the Hessian.")] = False,
+    jacobian: Annotated[bool, typer.Option("--jacobian", help="Every output and every output's gradient.")] = False,
+    wrt: Wrt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """Write the program (and with --grad, --hessian or --jacobian its derivatives) as a standalone function:
+    straight-line code, one assignment per instruction of the optimized tape, kink and domain conventions
+    as comments.
+
+    Example: gradcli export "x**2 * y + sin(y)" --grad --lang python -o f.py
+    """
+
+    def body() -> None:
+        from ..errors import UsageError
+        from ..tools.export import emit
+
+        flags = [k for k, on in (("grad", grad), ("hessian", hessian), ("jacobian", jacobian)) if on]
+        if len(flags) > 1:
+            raise UsageError(f"give one of --grad, --hessian, --jacobian (got {', '.join('--' + f for f in flags)})")
+        expr, _ = _setup(expression, None, need_point=False)
+        text = emit(expr, lang.value, flags[0] if flags else "value", _wrt_names(wrt))
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        from pathlib import Path
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"can't write {output}: {exc.strerror}") from None
+        typer.echo(f"wrote {output}", err=True)
+
+    _guard(body)
