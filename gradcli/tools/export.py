@@ -30,6 +30,7 @@ from ..engine import derivatives, evaluate
 from ..engine.primitives import PRIMITIVES
 from ..engine.tape import Tape
 from ..errors import UsageError
+from ..gcpause import gc_paused
 
 LANGUAGES = ("python", "numpy", "c", "latex")
 KINDS = ("value", "grad", "hessian", "jacobian")
@@ -119,7 +120,7 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "hypot": "math.hypot({0}, {1})",
         "power": "math.pow({0}, {1})",
         "isfinite": "math.isfinite({0})",
-        "psi": None,
+        "psi": "_digamma({0})",
         "polygamma": None,
     },
     "numba": {
@@ -152,7 +153,7 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "arctan2": "atan2({0}, {1})",
         "hypot": "hypot({0}, {1})",
         "power": "pow({0}, {1})",
-        "psi": None,
+        "psi": "gradcli_digamma({0})",
         "polygamma": None,
     },
     "numpy": {
@@ -170,6 +171,41 @@ _REWRITE = {
     "logaddexp": "where({0} == {1}, {0} + 0.6931471805599453, maximum({0}, {1}) + log1p(exp(-absolute({0} - {1}))))",
     "cbrt": "where({0} < 0, -power(-{0}, 0.3333333333333333), power({0}, 0.3333333333333333))",
 }
+# Functions a language's library lacks, written out once at the top of the file when the code calls them.
+_HELPERS = {
+    "_digamma(": """
+def _digamma(x):
+    \"\"\"Γ'(x)/Γ(x): reflection below 0, recurrence up to 10, then the asymptotic series (error ~1e-15).\"\"\"
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0:
+        return _digamma(1 - x) - math.pi / math.tan(math.pi * x)
+    r = 0.0
+    while x < 10:
+        r -= 1 / x
+        x += 1
+    f = 1 / (x * x)
+    return r + math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
+""",
+    "gradcli_digamma(": """
+/* digamma: reflection below 0, recurrence up to 10, then the asymptotic series (error ~1e-15). */
+static double gradcli_digamma(double x)
+{
+    if (x <= 0 && x == floor(x)) return NAN;
+    if (x < 0) return gradcli_digamma(1 - x) - 3.141592653589793 / tan(3.141592653589793 * x);
+    double r = 0.0;
+    while (x < 10) { r -= 1 / x; x += 1; }
+    double f = 1 / (x * x);
+    return r + log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
+}
+""",
+}
+
+
+def _helpers(body: str) -> list[str]:
+    return [text.strip("\n") for call, text in _HELPERS.items() if call in body]
+
+
 _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -194,7 +230,8 @@ def template(code: str, lang: str) -> str:
     for k in range(4):
         source = source.replace("{" + str(k) + "}", f"_a{k}")
     tree = ast.parse(source, mode="eval").body
-    return _render(tree, lang)
+    text = _render(tree, lang)
+    return text[1:-1] if _outer_parens(text) else text  # instructions' arguments are names: no parentheses needed
 
 
 def _render(node: ast.AST, lang: str) -> str:
@@ -237,7 +274,7 @@ def _render(node: ast.AST, lang: str) -> str:
             raise ExportError(f"export --lang {lang} doesn't support {name} yet")
         fmt = spelled
         if spelled == "REWRITE":
-            fmt = template(_REWRITE[name], lang)
+            fmt = "(" + template(_REWRITE[name], lang) + ")"
         return fmt.format(*args, p="{p}")
     raise ExportError(f"export can't read the code template {ast.dump(node)}")  # a table entry's typo: a bug
 
@@ -246,6 +283,8 @@ def _spelling(name: str, lang: str) -> str | None:
     table = _SPELL[lang]
     if name in table:
         return table[name]
+    if lang == "numpy" and isinstance(getattr(np, name, None), np.ufunc):
+        return f"np.{name}({', '.join('{' + str(k) + '}' for k in range(_arity(name)))})"
     if name in _REWRITE:
         return "REWRITE"
     if lang == "numpy":
@@ -258,7 +297,9 @@ def _arity(name: str) -> int:
     return fn.nin if isinstance(fn, np.ufunc) else 1
 
 
+@cache
 def instruction_code(op: str, lang: str) -> str:
+    """The format string of one primitive in one language (made once per pair)."""
     prim = PRIMITIVES[op]
     code = prim.code_form()
     if code is None:
@@ -309,8 +350,7 @@ def printable(text: str) -> str:
 def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
     """One statement per live instruction, in tape order, with the language's domain checks."""
     tape = built.tape
-    live_roots = sorted({r for r in built.roots if r is not None})
-    steps = evaluate.plan(tape, live_roots).steps if live_roots else []
+    steps = _steps(tape, built.roots)
     names: dict[int, str] = {}
     body: list[str] = []
     taken = set(args)
@@ -320,7 +360,7 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
     domains: dict[str, None] = {}
     checked = False
     by_name = dict(zip(built.names, args))
-    for i, op, prim, argv, param, rules, _frees, _reuse in steps:
+    for i, op, prim, argv, param, rules in steps:
         if op == "const":
             value = tape.params[i]
             if value.shape != ():
@@ -346,6 +386,8 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
                 if d.code is None:
                     raise ExportError(f"export doesn't support the domain check of {prim.syntax or op} yet")
                 codes.append(template(d.code, lang).format(*a))
+            if len(codes) > 1:
+                codes = [f"({c})" for c in codes]
             what = printable(tape.text(i))
             shown = [printable(d.code.format(*[f"arg{j + 1}" for j in range(len(a))])) for d in rules]
             domains[f"{what}: {', '.join(shown)}"] = None
@@ -357,22 +399,39 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
     return Lines(body, results, checked, list(kinks), list(domains))
 
 
+def _steps(tape: Tape, roots: Sequence[int | None]) -> list[tuple[int, str, Any, tuple[int, ...], Any, tuple[Any, ...]]]:
+    """The live instructions in order, each with the domain rules that can fire (as evaluate.py checks them)."""
+    live_roots = [r for r in roots if r is not None]
+    if not live_roots:
+        return []
+    live = evaluate.needed(tape, live_roots)
+    upto = max(live_roots) + 1
+    signs = evaluate.sign_analysis(tape, min(upto, tape.n_checked))
+    steps = []
+    for i in range(upto):
+        if not live[i]:
+            continue
+        op, args = tape.ops[i], tape.args[i]
+        prim = PRIMITIVES.get(op)
+        rules = evaluate._rules(tape, prim, args, signs) if prim is not None and i < tape.n_checked and prim.domain else ()
+        steps.append((i, op, prim, args, tape.params[i], rules))
+    return steps
+
+
 def _apply(op: str, a: list[str], param: Any, lang: str, tape: Tape, argv: Sequence[int]) -> str:
     if op == "mul0":  # a nonzero finite constant factor can't make 0·inf: a plain product
         for c, other in ((0, 1), (1, 0)):
             v = tape.const_value(argv[c])
             if v is not None and v.shape == () and float(v) != 0.0 and math.isfinite(float(v)):
-                return a[other] if float(v) == 1.0 else f"({a[c]} * {a[other]})"
+                return a[other] if float(v) == 1.0 else f"{a[c]} * {a[other]}"
     if op == "pow":
         e = tape.const_value(argv[1])
         if e is not None and e.shape == () and float(e) == 2.0:
-            return f"({a[0]} * {a[0]})"  # what numpy's x**2 does (a square, not a pow)
-    fmt = instruction_code(op, lang)
-    return fmt.format(*a, p=repr(param))
+            return f"{a[0]} * {a[0]}"  # what numpy's x**2 does (a square, not a pow)
+    return instruction_code(op, lang).format(*a, p=repr(param))
 
 
 def _assign(lang: str, name: str, rhs: str) -> str:
-    rhs = rhs[1:-1] if _outer_parens(rhs) else rhs
     return f"double {name} = {rhs};" if lang == "c" else f"{name} = {rhs}"
 
 
@@ -447,6 +506,7 @@ def _header(built: Built, source: str, lang: str, lines: Lines) -> list[str]:
     return out
 
 
+@gc_paused
 def emit(expr: Expression, lang: str, kind: str = "grad", wrt: Sequence[str] | None = None) -> str:
     """The whole function as source text in `lang`."""
     if lang not in LANGUAGES:
@@ -475,7 +535,10 @@ def _python(built: Built, source: str, args: list[str], lines: Lines, lang: str)
     body_text = "\n".join(lines.body)
     if lang == "numpy" and "scipy.special" in body_text:
         imports.append("import scipy.special")
-    text += [*imports, "", "", f"def {name}({', '.join(args)}):"]
+    text += imports
+    for helper in _helpers(body_text):
+        text += ["", "", helper]
+    text += ["", "", f"def {name}({', '.join(args)}):"]
     ind = "    "
     body: list[str] = []
     results = list(lines.results)
@@ -526,7 +589,10 @@ def _c(built: Built, source: str, args: list[str], lines: Lines) -> str:
              "IEEE arithmetic throughout: an infinite slope is INFINITY, as in gradcli. Compile with -lm."]  # fmt: skip
     text = ["// " + printable(h) for h in head]
     params = [f"double {a}" for a in args] + outs
-    text += ["#include <math.h>", "", f"int {name}({', '.join(params) or 'void'})", "{"]
+    text += ["#include <math.h>"]
+    for helper in _helpers("\n".join(lines.body)):
+        text += ["", helper]
+    text += ["", f"int {name}({', '.join(params) or 'void'})", "{"]
     ind = "    "
     body = ["int undefined = 0;"] + lines.body
     results = lines.results
@@ -551,12 +617,11 @@ def _latex(built: Built, source: str) -> str:
     from .symbolic import latex_text
 
     tape = built.tape
-    live_roots = sorted({r for r in built.roots if r is not None})
-    steps = evaluate.plan(tape, live_roots).steps if live_roots else []
+    steps = _steps(tape, built.roots)
     texts: dict[int, tuple[str, int]] = {}
     rows = []
     k = 0
-    for i, op, _prim, argv, param, _rules, _f, _r in steps:
+    for i, op, _prim, argv, param, _rules in steps:
         if op == "const":
             from ..engine.printing import const_text
 
