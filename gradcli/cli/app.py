@@ -73,6 +73,21 @@ Grid = Annotated[
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
 
 
+class JitMode(str, Enum):
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
+JitOpt = Annotated[
+    JitMode,
+    typer.Option(
+        "--jit",
+        help='--points/--grid as one compiled loop (needs numba: pip install "gradcli[jit]"); auto: for big batches.',
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gradcli {__version__}")
@@ -136,6 +151,7 @@ def _batch(
     wrt: list[str] | None,
     skip_bad: bool,
     fmt: Format,
+    jit: str = "auto",
 ) -> None:
     """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
     import numpy as np
@@ -162,9 +178,10 @@ def _batch(
         chunks, probe = batch.chunks_from(points, free, skip_bad, stats)
         total = None
     chunks = batch.with_fixed(chunks, fixed)
+    fast = _jit_kernel(jit, expr, kind, wrt, total, probe)
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     with _progress(total, probe) as advance:
-        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
+        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance, fast)
     writer.finish(stats, wrt)
     if writer.unlisted:
         shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])
@@ -175,6 +192,22 @@ def _batch(
         )
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=True)
+
+
+def _jit_kernel(mode: str, expr: Any, kind: str, wrt: list[str] | None, total: int | None, probe: Any) -> Any:
+    """--jit: the compiled kernel's row function, or None for the numpy path (tools/jit.py decides; numba is
+    imported only when a kernel is really built)."""
+    if mode == "off":
+        return None
+    from ..tools import jit as jitting
+
+    rows = total
+    if rows is None and probe is not None:
+        size = probe()[1]
+        rows = size // 24 if size else None  # a CSV or JSON Lines row of numbers: about 24 bytes or more
+    if not jitting.use_jit(mode, expr, kind, rows, wrt):
+        return None
+    return jitting.kernel(expr, kind, wrt).rows
 
 
 def _batch_warnings(stats: Any) -> None:
@@ -245,13 +278,14 @@ def eval_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """Evaluate the expression (every output of a multi-output program)."""
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "eval", None, skip_bad, format)
+            _batch(expression, at, points, grid, "eval", None, skip_bad, format, jit.value)
             return
         from .commands import run_eval
 
@@ -274,6 +308,7 @@ def diff_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative.
@@ -290,7 +325,8 @@ def diff_cmd(
                 from ..errors import UsageError
 
                 raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
-            _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
+            kind = "diff" if order == 1 else "hessian"
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .report import symbolic_report
 
@@ -321,13 +357,14 @@ def hessian_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """The Hessian matrix (forward mode over reverse mode)."""
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format)
+            _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .commands import run_hessian
 
@@ -349,6 +386,7 @@ def jacobian_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """The Jacobian of every output by every variable, as jax.jacobian: an output of shape S and a
@@ -362,7 +400,7 @@ def jacobian_cmd(
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format)
+            _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .commands import run_jacobian
 

@@ -1,0 +1,202 @@
+"""`--jit`: a batch of an elementwise program as one fused, multi-threaded loop, compiled with numba.
+
+The loop body is export's straight-line code (lang "numba": scalar math, domain checks as nan plus
+a flag), so the kernel computes exactly what the numpy path computes, element by element, with
+no array temporaries. The generated module is written to the cache directory under a name that
+hashes its source (which the tape determines), and numba's `cache=True` keeps the machine code
+next to it: a program compiled once loads from disk in later runs.
+
+numba is optional (`pip install "gradcli[jit]"`): nothing here imports it until a kernel is asked
+for, and `available()` only looks for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..api import Expression
+from ..engine.primitives import mixes_elements
+from ..errors import UsageError
+from . import export
+
+# Rows from which `--jit auto` compiles (measured: benchmarks/README.md, "compiled batches"). A kernel already
+# in the disk cache loads in tens of milliseconds, so it pays from fewer rows than a first compile (about a second).
+AUTO_CACHED = 200_000
+AUTO_COMPILE = 4_000_000
+
+PARALLEL_FROM = 32_768  # elements: below, starting threads costs more than it saves
+
+_KERNELS: dict[str, Kernel] = {}
+
+
+class JitUnavailable(UsageError):
+    """--jit on without numba installed (exit 2)."""
+
+
+def available() -> bool:
+    """numba is installed (found, not imported)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gradcli", "jit")
+
+
+@dataclass
+class Kernel:
+    """A compiled loop: `run(columns)` → (K, n) results and the undefined rows; `labels` name the K rows."""
+
+    fn: Any  # the threaded loop (prange), compiled on its first big batch
+    fn1: Any  # the same loop on one thread, for chunks too small to share out
+    names: tuple[str, ...]  # the program's variables: the kernel's input columns, in order
+    labels: list[tuple[Any, ...]]  # ("value", k), ("grad", k, v), ("hess", k, a, b), as batch/stream.py keys
+    keep: list[int]  # which of the generated roots are written (a Hessian batch skips the gradient)
+    n_values: int  # leading rows that are the outputs' values (a nan there makes a flagged row undefined)
+    path: str
+    compile_seconds: float = 0.0
+    cached: bool = False
+
+    def run(self, columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        n = len(next(iter(columns.values()))) if columns else 0
+        ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
+        out = np.empty((len(self.keep), n))
+        bad = np.zeros(n, dtype=np.bool_)
+        (self.fn if n >= PARALLEL_FROM else self.fn1)(*ins, out, bad, n)
+        return out, bad
+
+    def rows(self, columns: Mapping[str, np.ndarray]) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
+        """A chunk's result columns as batch/stream.py lays them out: (keys, one array per key, undefined rows)."""
+        out, bad = self.run(columns)
+        return list(self.labels), list(out), bad
+
+
+def batch_kind(kind: str) -> str:
+    """The export kind a batch command needs: eval → values; diff and jacobian → every output's gradient."""
+    return {"eval": "value", "diff": "jacobian", "jacobian": "jacobian", "hessian": "hessian"}[kind]
+
+
+def supported(expr: Expression, kind: str) -> str | None:
+    """Why this batch can't be compiled (None: it can)."""
+    if mixes_elements(expr.tape.ops):
+        return "the program mixes elements (a sum, a product of matrices or a vector literal)"
+    if kind == "hessian" and len(expr.output_names) != 1:
+        return "a Hessian batch of several outputs"
+    try:
+        _source(expr, kind, None)
+    except export.ExportError as exc:
+        return str(exc)
+    return None
+
+
+def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int]]:
+    built = export.build(expr, batch_kind(kind), wrt)
+    m, n = len(built.outputs), len(built.wrt)
+    keep = list(range(len(built.roots)))
+    if kind == "hessian":
+        keep = [0] + list(range(1 + n, 1 + n + n * n))
+    args = export.param_names(built.names, "numba")
+    lines = export.straight_line(built, "numba", args)
+    cols = [f"col{k}" for k in range(len(args))]
+    ind = " " * 8
+    body = [f"{a} = {c}[i]" for a, c in zip(args, cols)]
+    if lines.checked:
+        body.append("undefined = False")
+    body += lines.body
+    body += [f"out[{j}, i] = {lines.results[r]}" for j, r in enumerate(keep)]
+    if lines.checked:
+        nans = " or ".join(f"math.isnan(out[{j}, i])" for j in range(m))
+        body.append(f"bad[i] = undefined and ({nans})")
+    text = [
+        f"# gradcli --jit kernel ({kind}) of: {export.printable(expr.text)}",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit, prange",
+    ]
+    signature = ", ".join([*cols, "out", "bad", "n"])
+    for name, parallel, loop in (("kernel", True, "prange"), ("kernel1", False, "range")):
+        text += ["", "", f"@njit(parallel={parallel}, cache=True, nogil=True, error_model='numpy')", f"def {name}({signature}):",
+                 f"    for i in {loop}(n):", *[ind + s for s in body]]  # fmt: skip
+    return "\n".join(text) + "\n", built, keep
+
+
+def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Kernel:
+    """The compiled kernel of this program and batch kind: from memory, the disk cache, or compiled now."""
+    if not available():
+        raise JitUnavailable('--jit on needs numba: pip install "gradcli[jit]" (or --jit off)')
+    why = supported(expr, kind)
+    if why is not None:
+        raise UsageError(f"--jit on can't compile this batch: {why}")
+    source, built, keep = _source(expr, kind, wrt)
+    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+    found = _KERNELS.get(key)
+    if found is not None:
+        return found
+    folder = cache_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"k_{key}.py")
+    if not os.path.exists(path):  # written once: numba's cache is keyed by the file's path and mtime
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    pycache = os.path.join(folder, "__pycache__")
+    cached = os.path.isdir(pycache) and any(f.startswith(f"k_{key}.") and f.endswith(".nbi") for f in os.listdir(pycache))
+    t0 = time.perf_counter()
+    spec = importlib.util.spec_from_file_location(f"gradcli_jit_{key}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # numba's cache finds the module again by its name
+    spec.loader.exec_module(module)
+    fn, fn1 = module.kernel, module.kernel1
+    # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
+    n_args = len(built.names)
+    fn1(*[np.zeros(1) for _ in range(n_args)], np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_), 1)
+    labels = [built.labels[r] for r in keep]
+    k = Kernel(fn, fn1, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0, cached)
+    _KERNELS[key] = k
+    return k
+
+
+def _stream_labels(labels: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """export's labels as batch/stream.py's result keys: ("value", k, None, None), ("grad", k, v, None), ("hess", 0, a, b)."""
+    out: list[tuple[Any, ...]] = []
+    for lab in labels:
+        if lab[0] == "value":
+            out.append(("value", lab[1], None, None))
+        elif lab[0] == "grad":
+            out.append(("grad", lab[1], lab[2], None))
+        else:
+            out.append(("hess", 0, lab[1], lab[2]))
+    return out
+
+
+def use_jit(mode: str, expr: Expression, kind: str, rows: int | None, wrt: Sequence[str] | None = None) -> bool:
+    """--jit auto|on|off: whether this batch runs compiled. auto: numba present, the program compiles, and
+    the batch is big enough to repay compiling (or loading) the kernel."""
+    if mode == "off":
+        return False
+    if mode == "on":
+        if not available():
+            raise JitUnavailable('--jit on needs numba: pip install "gradcli[jit]" (or --jit off)')
+        return True
+    if mode != "auto":
+        raise UsageError(f"unknown --jit {mode!r}: use auto, on or off")
+    if rows is None or rows < AUTO_CACHED or not available():
+        return False
+    if supported(expr, kind) is not None:
+        return False
+    source, _, _ = _source(expr, kind, wrt)
+    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+    on_disk = os.path.exists(os.path.join(cache_dir(), f"k_{key}.py"))
+    return rows >= (AUTO_CACHED if on_disk else AUTO_COMPILE)
