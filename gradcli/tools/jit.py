@@ -66,17 +66,19 @@ class Kernel:
     compile_seconds: float = 0.0
     cached: bool = False
 
-    def run(self, columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        n = len(next(iter(columns.values()))) if columns else 0
+    def run(self, columns: Mapping[str, np.ndarray], n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(K, n) results and the undefined rows; n is needed only for a program without variables."""
+        if n is None:
+            n = len(next(iter(columns.values()))) if columns else 1
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = np.empty((len(self.keep), n))
         bad = np.zeros(n, dtype=np.bool_)
         (self.fn if n >= PARALLEL_FROM else self.fn1)(*ins, out, bad, n)
         return out, bad
 
-    def rows(self, columns: Mapping[str, np.ndarray]) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
+    def rows(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
         """A chunk's result columns as batch/stream.py lays them out: (keys, one array per key, undefined rows)."""
-        out, bad = self.run(columns)
+        out, bad = self.run(columns, n)
         return list(self.labels), list(out), bad
 
 
