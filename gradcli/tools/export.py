@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -671,8 +671,8 @@ def _latex_label(label: tuple[Any, ...], outputs: int) -> str:
     return f"\\frac{{\\partial {f}}}{{\\partial {_latex_name(label[2])}}}"
 
 
-def referenced(built: Built) -> set[Hashable]:
-    """The ops the exported code uses (for tests and the jit's support check)."""
+def referenced_ops(built: Built) -> list[str]:
+    """The op of every live instruction (the jit's cost model counts them)."""
     roots = [r for r in built.roots if r is not None]
     live = evaluate.needed(built.tape, roots) if roots else []
-    return {op for op, keep in zip(built.tape.ops, live) if keep}
+    return [op for op, keep in zip(built.tape.ops, live) if keep]

@@ -24,14 +24,20 @@ from typing import Any
 import numpy as np
 
 from ..api import Expression
+from ..engine import evaluate
 from ..engine.primitives import mixes_elements
 from ..errors import UsageError
 from . import export
 
-# Rows from which `--jit auto` compiles (measured: benchmarks/README.md, "compiled batches"). A kernel already
-# in the disk cache loads in tens of milliseconds, so it pays from fewer rows than a first compile (about a second).
-AUTO_CACHED = 200_000
-AUTO_COMPILE = 4_000_000
+# `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
+# benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
+# temporary fewer: +, *, x², …) and about nothing for sin/cos/exp (numpy's are SIMD-vectorized, numba's PyPI build
+# calls libm per element). It costs numba's import plus a first compile, or a load from the disk cache.
+SAVE_NS = 2.0
+IMPORT_S = 0.6
+COMPILE_S = 1.5
+LOAD_S = 0.05
+AUTO_CACHED = 100_000  # never fewer rows than this, whatever the model says
 
 PARALLEL_FROM = 32_768  # elements: below, starting threads costs more than it saves
 
@@ -198,7 +204,15 @@ def use_jit(mode: str, expr: Expression, kind: str, rows: int | None, wrt: Seque
         return False
     if supported(expr, kind) is not None:
         return False
-    source, _, _ = _source(expr, kind, wrt)
+    return rows >= auto_threshold(expr, kind, wrt)
+
+
+def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> float:
+    """The rows from which the compiled loop repays its start-up (the cost model above)."""
+    source, built, _ = _source(expr, kind, wrt)
     key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
     on_disk = os.path.exists(os.path.join(cache_dir(), f"k_{key}.py"))
-    return rows >= (AUTO_CACHED if on_disk else AUTO_COMPILE)
+    ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
+    cheap = sum(op not in evaluate._EXPENSIVE for op in ops)  # noqa: SLF001 - the list of costly kernels
+    start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else COMPILE_S)
+    return max(AUTO_CACHED, start / max(cheap * SAVE_NS * 1e-9, 1e-12))
