@@ -372,7 +372,7 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
                 raise ExportError(f"export can't write the input {param!r}")  # tangent or cotangent inputs: not built here
             names[i] = by_name[param]
             continue
-        if i < tape.n_checked and prim.kink:
+        if i < tape.n_checked and prim.kink and not _integer_power(tape, op, argv):
             kinks[f"{prim.syntax or op}: {prim.kink}"] = None
         k += 1
         name = f"{prefix}{k}"
@@ -389,14 +389,20 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
             if len(codes) > 1:
                 codes = [f"({c})" for c in codes]
             what = printable(tape.text(i))
-            shown = [printable(d.code.format(*[f"arg{j + 1}" for j in range(len(a))])) for d in rules]
-            domains[f"{what}: {', '.join(shown)}"] = None
+            shown = [printable(template(d.code, "python").format(*a)) for d in rules]
+            domains[f"{what} is undefined where {' or '.join(shown)}"] = None
             body += _checked(lang, name, rhs, codes, what)
             checked = True
         names[i] = name
     zero = literal(0.0, lang)
     results = [zero if r is None else names[r] for r in built.roots]
     return Lines(body, results, checked, list(kinks), list(domains))
+
+
+def _integer_power(tape: Tape, op: str, argv: Sequence[int]) -> bool:
+    """x^n with a constant whole n ≥ 1: pow's conventions (at x = y = 0, for a varying y) don't apply."""
+    e = tape.const_value(argv[1]) if op == "pow" else None
+    return e is not None and e.shape == () and float(e) >= 1 and float(e) == int(float(e))
 
 
 def _steps(tape: Tape, roots: Sequence[int | None]) -> list[tuple[int, str, Any, tuple[int, ...], Any, tuple[Any, ...]]]:
@@ -502,7 +508,7 @@ def _header(built: Built, source: str, lang: str, lines: Lines) -> list[str]:
         out += [f"  {k}" for k in lines.kinks]
     if lines.domains:
         out.append("Domain checks (the user's program only; derivatives follow IEEE arithmetic):")
-        out += [f"  {d} is undefined" for d in lines.domains]
+        out += [f"  {d}" for d in lines.domains]
     return out
 
 
