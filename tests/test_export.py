@@ -283,3 +283,30 @@ def test_huge_expression_exports_and_compiles() -> None:
     k = np.arange(1, 25_001)
     assert close(got, [float(np.sum(np.sin(k * 0.3 - 0.2))), float(np.sum(k * np.cos(k * 0.3 - 0.2))),
                        float(np.sum(np.cos(k * 0.3 - 0.2)))], rtol=1e-8)  # fmt: skip
+
+
+def test_long_programs_reuse_names_with_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past REUSE_NAMES_FROM instructions a dead value's name is reused; forced on for small programs here."""
+    from gradcli.tools import export
+
+    programs = ["log(x) + sqrt(y) * exp(-x*y) + where(x > y, x^2, sin(y))", "sigmoid(x - y) * tanh(x) + hypot(x, y)^3"]
+    points = [(0.7, 1.3), (2.0, 0.25), (-1.0, 4.0)]
+    for source in programs:
+        expr = gradcli.compile(source)
+        plain = [load(emit(expr, lang, "hessian"), "f_grad_hessian") for lang in ("python", "numpy")]
+        monkeypatch.setattr(export, "REUSE_NAMES_FROM", 0)
+        text = emit(expr, "python", "hessian")
+        reused = [load(text, "f_grad_hessian"), load(emit(expr, "numpy", "hessian"), "f_grad_hessian")]
+        monkeypatch.setattr(export, "REUSE_NAMES_FROM", 5000)
+        assert len({line.split(" = ")[0].strip() for line in text.splitlines() if " = " in line}) < text.count(" = ")
+        for f, g in zip(plain, reused):
+            for p in points:
+                try:
+                    want = flat(f(*p))
+                except ValueError:
+                    with pytest.raises(ValueError):
+                        g(*p)
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    assert flat(g(*p)) == want or close(flat(g(*p)), want, rtol=0.0)

@@ -347,6 +347,9 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
+REUSE_NAMES_FROM = 5000  # live instructions
+
+
 def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
     """One statement per live instruction, in tape order, with the language's domain checks."""
     tape = built.tape
@@ -360,7 +363,19 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
     domains: dict[str, None] = {}
     checked = False
     by_name = dict(zip(built.names, args))
-    for i, op, prim, argv, param, rules in steps:
+    # A long program reuses the names of values no longer needed (as registers): Python compiles a function of
+    # 10⁵ distinct locals far slower than one of a few hundred. Short programs keep one name per instruction.
+    reuse = lang in ("python", "numpy") and len(steps) > REUSE_NAMES_FROM
+    last_use: dict[int, int] = {}
+    if reuse:
+        for s, (_i, _op, _p, argv, _param, _r) in enumerate(steps):
+            for x in argv:
+                last_use[x] = s
+        for r in built.roots:
+            if r is not None:
+                last_use[r] = len(steps)  # returned at the end: never reused
+    free: list[str] = []
+    for s, (i, op, prim, argv, param, rules) in enumerate(steps):
         if op == "const":
             value = tape.params[i]
             if value.shape != ():
@@ -374,9 +389,16 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
             continue
         if i < tape.n_checked and prim.kink and not _integer_power(tape, op, argv):
             kinks[f"{prim.syntax or op}: {prim.kink}"] = None
-        k += 1
-        name = f"{prefix}{k}"
         a = [names[x] for x in argv]
+        if reuse:
+            for x in set(argv):
+                if last_use.get(x) == s and tape.ops[x] not in ("var", "const"):
+                    free.append(names[x])
+        if free:
+            name = free.pop()
+        else:
+            k += 1
+            name = f"{prefix}{k}"
         rhs = _apply(op, a, param, lang, tape, argv)
         if not rules:
             body.append(_assign(lang, name, rhs))
