@@ -80,6 +80,8 @@ def test_cli_jit_on_writes_what_off_writes() -> None:
     assert "undefined on 231 row(s)" in on.stderr and on.stderr == off.stderr
     r = runner.invoke(app, ["eval", "sum(x)", "--grid", "x=0:1:3", "--jit", "on"])
     assert r.exit_code == 2 and "mixes elements" in r.output
+    r = runner.invoke(app, ["diff", "x^2", "--at", "x=[1,2]", "--jit", "on"])
+    assert r.exit_code == 2 and "--jit on compiles --points and --grid batches" in r.output
 
 
 def test_jit_on_without_numba_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -130,6 +130,14 @@ def _point_format(command: str, fmt: Format, latex: bool = False) -> None:
         raise UsageError(f"{command} has no --format {fmt.value} here: its formats are auto, table, plain, json{extra}")
 
 
+def _point_jit(jit: JitMode) -> None:
+    """--jit on compiles batches; at one point (even of arrays) there is nothing to compile, so it is refused."""
+    if jit is JitMode.on:
+        from ..errors import UsageError
+
+        raise UsageError("--jit on compiles --points and --grid batches; at a single point (--at) use --jit off or auto")
+
+
 def _emit(report: Any, fmt: Format) -> None:
     from .commands import emit
 
@@ -290,6 +298,7 @@ def eval_cmd(
         from .commands import run_eval
 
         _point_format("eval", format)
+        _point_jit(jit)
         run_eval(expression, at, format.value)
 
     _guard(body)
@@ -331,6 +340,7 @@ def diff_cmd(
         from .report import symbolic_report
 
         _point_format("diff", format, latex=symbolic)
+        _point_jit(jit)
         if symbolic:
             if order != 1:
                 from ..errors import UsageError
@@ -369,6 +379,7 @@ def hessian_cmd(
         from .commands import run_hessian
 
         _point_format("hessian", format)
+        _point_jit(jit)
         run_hessian(expression, at, wrt, format.value)
 
     _guard(body)
@@ -405,6 +416,7 @@ def jacobian_cmd(
         from .commands import run_jacobian
 
         _point_format("jacobian", format)
+        _point_jit(jit)
         run_jacobian(expression, at, wrt, format.value, mode.value)
 
     _guard(body)
