@@ -1,4 +1,4 @@
-"""`--jit`: a batch of an elementwise program as one fused, multi-threaded loop, compiled with numba.
+"""`--jit`: a batch of an elementwise program as one fused loop, compiled with numba and run on every core.
 
 The loop body is export's straight-line code (lang "numba": scalar math, domain checks as nan plus
 a flag), so the kernel computes exactly what the numpy path computes, element by element, with
@@ -39,7 +39,7 @@ COMPILE_S = 1.5
 LOAD_S = 0.05
 AUTO_CACHED = 100_000  # never fewer rows than this, whatever the model says
 
-PARALLEL_FROM = 32_768  # elements: below, starting threads costs more than it saves
+PARALLEL_FROM = 32_768  # elements: below, handing parts to threads costs more than it saves
 
 _KERNELS: dict[str, Kernel] = {}
 
@@ -62,8 +62,7 @@ def cache_dir() -> str:
 class Kernel:
     """A compiled loop: `run(columns)` → (K, n) results and the undefined rows; `labels` name the K rows."""
 
-    fn: Any  # the threaded loop (prange), compiled on its first big batch
-    fn1: Any  # the same loop on one thread, for chunks too small to share out
+    fn: Any  # the loop over rows [start, stop), compiled without the GIL: threads run parts of a batch at once
     names: tuple[str, ...]  # the program's variables: the kernel's input columns, in order
     labels: list[tuple[Any, ...]]  # ("value", k), ("grad", k, v), ("hess", k, a, b), as batch/stream.py keys
     keep: list[int]  # which of the generated roots are written (a Hessian batch skips the gradient)
@@ -79,7 +78,14 @@ class Kernel:
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = np.empty((len(self.keep), n))
         bad = np.zeros(n, dtype=np.bool_)
-        (self.fn if n >= PARALLEL_FROM else self.fn1)(*ins, out, bad, n)
+        workers = min(os.cpu_count() or 1, 8)
+        if n < PARALLEL_FROM or workers == 1:
+            self.fn(*ins, out, bad, 0, n)
+            return out, bad
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        parts = [_pool(workers).submit(self.fn, *ins, out, bad, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        for p in parts:
+            p.result()
         return out, bad
 
     def rows(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
@@ -129,12 +135,14 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
         "import math",
         "",
         "import numpy as np",
-        "from numba import njit, prange",
+        "from numba import njit",
+        "",
+        "",
+        "@njit(cache=True, nogil=True, error_model='numpy')",
+        f"def kernel({', '.join([*cols, 'out', 'bad', 'start', 'stop'])}):",
+        "    for i in range(start, stop):",
+        *[ind + s for s in body],
     ]
-    signature = ", ".join([*cols, "out", "bad", "n"])
-    for name, parallel, loop in (("kernel", True, "prange"), ("kernel1", False, "range")):
-        text += ["", "", f"@njit(parallel={parallel}, cache=True, nogil=True, error_model='numpy')", f"def {name}({signature}):",
-                 f"    for i in {loop}(n):", *[ind + s for s in body]]  # fmt: skip
     return "\n".join(text) + "\n", built, keep
 
 
@@ -166,14 +174,27 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # numba's cache finds the module again by its name
     spec.loader.exec_module(module)
-    fn, fn1 = module.kernel, module.kernel1
+    fn = module.kernel
     # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
     n_args = len(built.names)
-    fn1(*[np.zeros(1) for _ in range(n_args)], np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_), 1)
+    fn(*[np.zeros(1) for _ in range(n_args)], np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_), 0, 1)
     labels = [built.labels[r] for r in keep]
-    k = Kernel(fn, fn1, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0, cached)
+    k = Kernel(fn, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0, cached)
     _KERNELS[key] = k
     return k
+
+
+_POOL: Any = None
+
+
+def _pool(workers: int) -> Any:
+    """One thread pool for every kernel (made on the first big batch): the loop releases the GIL."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gradcli-jit")
+    return _POOL
 
 
 def _stream_labels(labels: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
