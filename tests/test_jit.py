@@ -113,3 +113,15 @@ def test_kernel_is_cached_on_disk(tmp_path: os.PathLike[str]) -> None:
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env) for _ in range(2)]
     (first, path1), (second, path2) = (r.stdout.split() for r in runs)
     assert (first, second) == ("False", "True") and path1 == path2 and path1.startswith(str(tmp_path))
+
+
+@needs_numba
+def test_auto_compiles_only_batches_that_repay_it() -> None:
+    """auto weighs rows × the saving per cheap instruction against numba's import and a compile or load."""
+    long = gradcli.compile(" + ".join(f"sin({k}*x + y)/{k}" for k in range(1, 51)))
+    short = gradcli.compile("x**2 + 2*x + 1")
+    assert jit.auto_threshold(long, "diff") < jit.auto_threshold(short, "diff")  # more temporaries saved per row
+    assert not jit.use_jit("auto", long, "diff", 10_000)
+    assert jit.use_jit("auto", long, "diff", 10**9)
+    assert not jit.use_jit("auto", gradcli.compile("sum(x)"), "diff", 10**9)  # can't compile: numpy, silently
+    assert not jit.use_jit("off", long, "diff", 10**9)
