@@ -435,15 +435,18 @@ def _steps(tape: Tape, roots: Sequence[int | None]) -> list[tuple[int, str, Any,
         return []
     live = evaluate.needed(tape, live_roots)
     upto = max(live_roots) + 1
-    signs = evaluate.sign_analysis(tape, min(upto, tape.n_checked))
+    checked = min(upto, tape.n_checked)
+    with_domain = {op for op in set(tape.ops[:checked]) if op in PRIMITIVES and PRIMITIVES[op].domain}
+    signs = evaluate.sign_analysis(tape, checked) if with_domain else []  # only domain checks use it
+    ops, targs, params = tape.ops, tape.args, tape.params
     steps = []
     for i in range(upto):
         if not live[i]:
             continue
-        op, args = tape.ops[i], tape.args[i]
+        op = ops[i]
         prim = PRIMITIVES.get(op)
-        rules = evaluate._rules(tape, prim, args, signs) if prim is not None and i < tape.n_checked and prim.domain else ()
-        steps.append((i, op, prim, args, tape.params[i], rules))
+        rules = evaluate._rules(tape, prim, targs[i], signs) if i < checked and op in with_domain else ()  # noqa: SLF001
+        steps.append((i, op, prim, targs[i], params[i], rules))
     return steps
 
 
