@@ -10,7 +10,7 @@ never user text) and turned into a format string per language; nothing recurses 
 
 Targets: python (floats and `math`), numpy (arrays, elementwise), c (doubles, <math.h>), latex
 (one aligned equation per instruction), and numba (the scalar body of a compiled batch loop,
-used by batch/jit.py).
+used by tools/jit.py for --jit).
 """
 
 from __future__ import annotations
