@@ -207,6 +207,11 @@ def _jit_kernel(mode: str, expr: Any, kind: str, wrt: list[str] | None, total: i
     imported only when a kernel is really built)."""
     if mode == "off":
         return None
+    if mode == "auto":
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is None:  # without the extra, auto is the numpy path: nothing more imported
+            return None
     from ..tools import jit as jitting
 
     rows = total
