@@ -92,19 +92,138 @@ def jax_runner(e: Expr, point: dict[str, np.ndarray]) -> Runner:
     return go
 
 
+def jax_vmap_runner(e: Expr, point: dict[str, np.ndarray]) -> Runner:
+    """JAX as its users write per-point gradients: jit(vmap(value_and_grad(f))) over scalar points."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    arrays = [jnp.asarray(point[v]) for v in e.variables]
+    n = len(arrays)
+
+    def fun(*args: Any) -> Any:
+        return e.generic(jnp, args[0], args[1] if n > 1 else None)
+
+    vg = jax.jit(jax.vmap(jax.value_and_grad(fun, argnums=tuple(range(n)))))
+
+    def go() -> Result:
+        value, grads = vg(*arrays)
+        value.block_until_ready()
+        return np.asarray(value), [np.asarray(g) for g in grads]
+
+    return go
+
+
+# numexpr: the hand-written formulas as numexpr strings (one fused, threaded loop per string).
+_NUMEXPR = {
+    "E1": ["x**2 + 2*x + 1", "2*x + 2"],
+    "E2": ["log(x) + x*y - sin(y)", "1/x + y", "x - cos(y)"],
+    "E3": ["exp(-x*x)*cos(3*x) + tanh(x*y)", "exp(-x*x)*(-2*x*cos(3*x) - 3*sin(3*x)) + y*(1 - tanh(x*y)**2)",
+           "x*(1 - tanh(x*y)**2)"],
+    "E4": ["sqrt(x*x + y*y) + 1/(1 + exp(-x))", "x/sqrt(x*x + y*y) + exp(-x)/(1 + exp(-x))**2", "y/sqrt(x*x + y*y)"],
+    "E5": [" + ".join(f"sin({k}*x + y)/{k}" for k in range(1, 51)), " + ".join(f"cos({k}*x + y)" for k in range(1, 51)),
+           " + ".join(f"cos({k}*x + y)/{k}" for k in range(1, 51))],
+}  # fmt: skip
+
+
+def numexpr_runner(e: Expr, point: dict[str, np.ndarray]) -> Runner:
+    import numexpr
+
+    formulas = _NUMEXPR[e.key]
+
+    def go() -> Result:
+        out = [numexpr.evaluate(f, local_dict=point) for f in formulas]
+        return out[0], out[1:]
+
+    return go
+
+
+def sympy_runner(e: Expr, point: dict[str, np.ndarray]) -> Runner:
+    """SymPy: the benchmark's own text parsed, differentiated, and lambdified to numpy with cse=True."""
+    import sympy
+
+    symbols = sympy.symbols(e.variables)
+    local = dict(zip(e.variables, symbols))
+    f = sympy.sympify(e.source.replace("^", "**"), locals=local)  # our benchmark text, never user input
+    fn = sympy.lambdify(symbols, [f, *(sympy.diff(f, s) for s in symbols)], modules="numpy", cse=True)
+    arrays = [point[v] for v in e.variables]
+
+    def go() -> Result:
+        out = fn(*arrays)
+        return np.asarray(out[0]), [np.broadcast_to(o, arrays[0].shape) for o in out[1:]]
+
+    return go
+
+
+JIT_COMPILE: dict[str, float] = {}  # E key → seconds of the first compile (fresh cache)
+
+
+def gradcli_jit_runner(e: Expr, point: dict[str, np.ndarray]) -> Runner:
+    """gradcli --jit: the compiled kernel (tools/jit.py) on the whole batch; its compile is timed apart."""
+    import time
+
+    import gradcli
+    from gradcli.tools import jit
+
+    f = gradcli.compile(e.source)
+    import numba  # noqa: F401 - its import is timed apart (jit_load_times), not as part of a compile
+
+    if e.key not in JIT_COMPILE:
+        t0 = time.perf_counter()
+        k = jit.kernel(f, "diff")
+        k.run({v: np.full(jit.PARALLEL_FROM, 1.0) for v in e.variables})  # and once on threads
+        JIT_COMPILE[e.key] = time.perf_counter() - t0
+    k = jit.kernel(f, "diff")
+    arrays = {v: point[v] for v in e.variables}
+
+    def go() -> Result:
+        out, _ = k.run(arrays)
+        return out[0], list(out[1:])
+
+    return go
+
+
 PEER_RUNNERS: list[tuple[str, str, Callable[[Expr, dict[str, np.ndarray]], Runner]]] = [
+    ("gradcli-jit", "gradcli --jit", gradcli_jit_runner),
+    ("numexpr", "numexpr (hand formulas)", numexpr_runner),
     ("torch", "PyTorch eager", torch_runner),
     ("autograd", "HIPS autograd", autograd_runner),
-    ("jax", "JAX jit", jax_runner),
+    ("jax", "JAX jit(vjp)", jax_runner),
+    ("jax-vmap", "JAX jit(vmap(value_and_grad))", jax_vmap_runner),
+    ("sympy", "SymPy lambdify(cse=True)", sympy_runner),
 ]
+
+
+_MODULE = {"gradcli-jit": "numba", "jax-vmap": "jax"}  # a peer's key → the module it needs
+
+
+def jit_load_times(exprs: list[Expr]) -> dict[str, float]:
+    """A cached kernel's load time in a fresh process (numba imported first, its import timed apart)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, time\nt0 = time.perf_counter()\nimport numba\nt1 = time.perf_counter()\n"
+        "import gradcli\nfrom gradcli.tools import jit\nout = {'numba import': t1 - t0}\n"
+        "t = time.perf_counter()\njit.kernel(gradcli.compile('x + 1'), 'diff')\nout['numba init'] = time.perf_counter() - t\n"
+        "for key, src in json.loads(sys.argv[1]).items():\n"
+        "    f = gradcli.compile(src)\n    t = time.perf_counter()\n    jit.kernel(f, 'diff')\n"
+        "    out[key] = time.perf_counter() - t\nprint(json.dumps(out))\n"
+    )
+    arg = json.dumps({e.key: e.source for e in exprs})
+    r = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def run(quick: bool) -> dict[str, object]:
     heading("2. batch: value + full gradient at N points, float64 (median per call)")
     peers = []
-    for mod, label, runner in PEER_RUNNERS:
+    for key, label, runner in PEER_RUNNERS:
+        mod = _MODULE.get(key, key)
         if have(mod):
-            peers.append((mod, label, runner))
+            peers.append((key, label, runner))
             say(f"{label}: {mod} {peer_version(mod)}")
         else:
             say(skip_note(mod, "batch"))
@@ -116,6 +235,14 @@ def run(quick: bool) -> dict[str, object]:
     say("every result is checked against the hand-written numpy formulas (rtol 1e-10) before timing")
     sizes = [1_000, 1_000_000]
     results: dict[str, object] = {}
+    import os
+    import tempfile
+
+    jit_cache = tempfile.mkdtemp(prefix="gradcli-jit-bench-")  # a fresh cache: the first compile is a real one
+    saved_cache = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = jit_cache
+    if any(m == "gradcli-jit" for m, _, _ in peers):
+        say("gradcli --jit: tools/jit.kernel(f, 'diff').run(columns), the loop --jit runs; compile timed apart, below")
     for n in sizes:
         repeats = (7 if quick else 15) if n <= 10_000 else (3 if quick else 7)
         min_batch = 0.05 if n <= 10_000 else 0.0
@@ -152,4 +279,21 @@ def run(quick: bool) -> dict[str, object]:
         say()
         say(f"N = {n:,} points; repeats = {repeats}; cell = median time per call and ratio to hand-written numpy")
         say(table(["expression", "numpy (hand)"] + columns, rows))
+    if JIT_COMPILE:
+        loads = jit_load_times(EXPRS)
+        say()
+        say("gradcli --jit: first compile (fresh cache) and a cached kernel's load in a new process")
+        rows = [[e.key, fmt_time(JIT_COMPILE[e.key]), fmt_time(loads[e.key])] for e in EXPRS if e.key in JIT_COMPILE]
+        say(table(["expression", "first compile", "cached load"], rows))
+        say(f"(in that process, before these: numba's import {fmt_time(loads['numba import'])}, its first kernel "
+            f"{fmt_time(loads['numba init'])} (numba's one-time initialisation and a compile of x + 1))")  # fmt: skip
+        results["jit_compile"] = dict(JIT_COMPILE)
+        results["jit_load"] = loads
+    if saved_cache is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved_cache
+    import shutil
+
+    shutil.rmtree(jit_cache, ignore_errors=True)
     return results

@@ -89,6 +89,15 @@ def run(quick: bool) -> dict[str, object]:
                 ["operations", "gradcli"] + [{"torch": "PyTorch eager", "autograd": "HIPS autograd"}[m] for m in peers], peer_rows
             )
         )
+    ex = measure("export", sizes[-1], 1, timeout)
+    results["export"] = ex
+    say()
+    if "total" in ex:
+        say(f"gradcli export --grad --lang python at {huge_ops(sizes[-1]):,} operations (parse + tape + code, then compile()):")
+        say(f"  export {fmt_time(ex['export'])}, compile() {fmt_time(ex['py_compile'])}, together {fmt_time(ex['total'])} "
+            f"({ex['lines']:,} lines), peak RSS {fmt_mb(ex['maxrss_kb'])}; the function's result checked")  # fmt: skip
+    else:
+        say(f"gradcli export at {huge_ops(sizes[-1]):,} operations: {ex.get('outcome', 'failed')}")
     say()
     say("Python's own parser and SymPy on the same text (what happens):")
     say(table(["operations", "tool", "outcome"], fail_rows, align="lll"))

@@ -2,7 +2,7 @@
 
     python benchmarks/huge_worker.py TOOL TERMS REPEATS
 
-TOOL is gradcli, torch, autograd, ast or sympy. Running each in its own process gives its own
+TOOL is gradcli, export, torch, autograd, ast or sympy. Running each in its own process gives its own
 peak RSS (ru_maxrss of this process, reported with the results).
 """
 
@@ -152,7 +152,32 @@ def sympy_tool(terms: int, repeats: int) -> dict[str, Any]:
     return {"total": t, "outcome": f"ok, sympify + diff + evalf in {t:.2f} s"}
 
 
-TOOLS = {"gradcli": gradcli_tool, "torch": torch_tool, "autograd": autograd_tool, "ast": ast_tool, "sympy": sympy_tool}
+def export_tool(terms: int, repeats: int) -> dict[str, Any]:
+    """gradcli export --grad --lang python of the huge expression, then compile() of its text; the function is run."""
+    import gradcli
+    from gradcli.tools.export import emit
+
+    src = huge_source(terms)
+    t0 = time.perf_counter()
+    text = emit(gradcli.compile(src), "python", "grad")
+    t1 = time.perf_counter()
+    code = compile(text, "<export>", "exec")
+    t2 = time.perf_counter()
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - gradcli's generated code, from the benchmark's own text
+    value, (dx, dy) = namespace["f_and_grad"](X, Y)
+    check((value, dx, dy), terms)
+    return {"export": t1 - t0, "py_compile": t2 - t1, "total": t2 - t0, "lines": text.count("\n")}
+
+
+TOOLS = {
+    "export": export_tool,
+    "gradcli": gradcli_tool,
+    "torch": torch_tool,
+    "autograd": autograd_tool,
+    "ast": ast_tool,
+    "sympy": sympy_tool,
+}
 
 
 def main() -> None:

@@ -719,11 +719,16 @@ def run_batch(
     writer: Writer,
     stats: Stats,
     progress: Callable[[int], None] | None = None,
+    fast: Callable[[dict[str, np.ndarray], int], tuple[list[Any], list[np.ndarray], np.ndarray]] | None = None,
 ) -> Stats:
+    """`fast`: a compiled kernel (tools/jit.py) for chunks of scalar rows: their keys, columns and undefined rows."""
     for chunk in chunks:
         if not chunk.lines:
             continue
-        results = compute(expr, chunk, kind, wrt)
+        if fast is not None and not chunk.shapes:
+            results = Results(*fast({v: chunk.columns[v] for v in expr.variables}, len(chunk.lines)))
+        else:
+            results = compute(expr, chunk, kind, wrt)
         # A row where the expression is undefined, or that stands in for a malformed line, is nan throughout.
         blank = set(chunk.malformed) | set(np.flatnonzero(results.undefined).tolist())
         if blank:

@@ -73,6 +73,21 @@ Grid = Annotated[
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
 
 
+class JitMode(str, Enum):
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
+JitOpt = Annotated[
+    JitMode,
+    typer.Option(
+        "--jit",
+        help='--points/--grid as one compiled loop (needs numba: pip install "gradcli[jit]"); auto: for big batches.',
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gradcli {__version__}")
@@ -115,6 +130,14 @@ def _point_format(command: str, fmt: Format, latex: bool = False) -> None:
         raise UsageError(f"{command} has no --format {fmt.value} here: its formats are auto, table, plain, json{extra}")
 
 
+def _point_jit(jit: JitMode) -> None:
+    """--jit on compiles batches; at one point (even of arrays) there is nothing to compile, so it is refused."""
+    if jit is JitMode.on:
+        from ..errors import UsageError
+
+        raise UsageError("--jit on compiles --points and --grid batches; at a single point (--at) use --jit off or auto")
+
+
 def _emit(report: Any, fmt: Format) -> None:
     from .commands import emit
 
@@ -136,6 +159,7 @@ def _batch(
     wrt: list[str] | None,
     skip_bad: bool,
     fmt: Format,
+    jit: str = "auto",
 ) -> None:
     """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
     import numpy as np
@@ -162,9 +186,10 @@ def _batch(
         chunks, probe = batch.chunks_from(points, free, skip_bad, stats)
         total = None
     chunks = batch.with_fixed(chunks, fixed)
+    fast = _jit_kernel(jit, expr, kind, wrt, total, probe)
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     with _progress(total, probe) as advance:
-        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
+        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance, fast)
     writer.finish(stats, wrt)
     if writer.unlisted:
         shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])
@@ -175,6 +200,27 @@ def _batch(
         )
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=True)
+
+
+def _jit_kernel(mode: str, expr: Any, kind: str, wrt: list[str] | None, total: int | None, probe: Any) -> Any:
+    """--jit: the compiled kernel's row function, or None for the numpy path (tools/jit.py decides; numba is
+    imported only when a kernel is really built)."""
+    if mode == "off":
+        return None
+    if mode == "auto":
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is None:  # without the extra, auto is the numpy path: nothing more imported
+            return None
+    from ..tools import jit as jitting
+
+    rows = total
+    if rows is None and probe is not None:
+        size = probe()[1]
+        rows = size // 24 if size else None  # a CSV or JSON Lines row of numbers: about 24 bytes or more
+    if not jitting.use_jit(mode, expr, kind, rows, wrt):
+        return None
+    return jitting.kernel(expr, kind, wrt).rows
 
 
 def _batch_warnings(stats: Any) -> None:
@@ -245,17 +291,19 @@ def eval_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """Evaluate the expression (every output of a multi-output program)."""
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "eval", None, skip_bad, format)
+            _batch(expression, at, points, grid, "eval", None, skip_bad, format, jit.value)
             return
         from .commands import run_eval
 
         _point_format("eval", format)
+        _point_jit(jit)
         run_eval(expression, at, format.value)
 
     _guard(body)
@@ -274,6 +322,7 @@ def diff_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative.
@@ -294,11 +343,12 @@ def diff_cmd(
                     " by each variable (--order N) in reverse mode"
                 )
             kind = "diff" if order == 1 else "hessian" if order == 2 else f"d{order}"
-            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format)
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .report import symbolic_report
 
         _point_format("diff", format, latex=symbolic)
+        _point_jit(jit)
         if symbolic:
             if order != 1:
                 from ..errors import UsageError
@@ -349,17 +399,19 @@ def hessian_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """The Hessian matrix (forward mode over reverse mode)."""
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format)
+            _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .commands import run_hessian
 
         _point_format("hessian", format)
+        _point_jit(jit)
         run_hessian(expression, at, wrt, format.value)
 
     _guard(body)
@@ -377,6 +429,7 @@ def jacobian_cmd(
     points: Points = None,
     grid: Grid = None,
     skip_bad: SkipBad = False,
+    jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
 ) -> None:
     """The Jacobian of every output by every variable, as jax.jacobian: an output of shape S and a
@@ -390,11 +443,12 @@ def jacobian_cmd(
 
     def body() -> None:
         if points is not None or grid is not None:
-            _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format)
+            _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
         from .commands import run_jacobian
 
         _point_format("jacobian", format)
+        _point_jit(jit)
         run_jacobian(expression, at, wrt, format.value, mode.value)
 
     _guard(body)
@@ -827,5 +881,56 @@ def plot_cmd(
             typer.echo(to_terminal(curve, expr.text, width, height, color))
         for line in notes(curve):
             typer.echo(line)
+
+    _guard(body)
+
+
+class Lang(str, Enum):
+    python = "python"
+    numpy = "numpy"
+    c = "c"
+    latex = "latex"
+
+
+@app.command("export")
+def export_cmd(
+    expression: Expr,
+    lang: Annotated[
+        Lang, typer.Option("--lang", "-l", help="python (floats, math), numpy (arrays), c (doubles), latex.")
+    ] = Lang.python,
+    grad: Annotated[
+        bool, typer.Option("--grad", help="The value and the gradient (def f_and_grad(x, y): return value, (dx, dy)).")
+    ] = False,
+    hessian: Annotated[bool, typer.Option("--hessian", help="The value, the gradient and the Hessian.")] = False,
+    jacobian: Annotated[bool, typer.Option("--jacobian", help="Every output and every output's gradient.")] = False,
+    wrt: Wrt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """Write the program (and with --grad, --hessian or --jacobian its derivatives) as a standalone function:
+    straight-line code, one assignment per instruction of the optimized tape, kink and domain conventions
+    as comments.
+
+    Example: gradcli export "x**2 * y + sin(y)" --grad --lang python -o f.py
+    """
+
+    def body() -> None:
+        from ..errors import UsageError
+        from ..tools.export import emit
+
+        flags = [k for k, on in (("grad", grad), ("hessian", hessian), ("jacobian", jacobian)) if on]
+        if len(flags) > 1:
+            raise UsageError(f"give one of --grad, --hessian, --jacobian (got {', '.join('--' + f for f in flags)})")
+        expr, _ = _setup(expression, None, need_point=False)
+        text = emit(expr, lang.value, flags[0] if flags else "value", _wrt_names(wrt))
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        from pathlib import Path
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"can't write {output}: {exc.strerror}") from None
+        typer.echo(f"wrote {output}", err=True)
 
     _guard(body)

@@ -36,6 +36,8 @@ class Domain:
     # The rule can't fire when argument `arg` is known "positive", "nonnegative" or "nonzero" (evaluate.py's
     # sign analysis): sqrt(x^2 + y^2) and 1/(1 + exp(-x)) need no check at run time.
     safe_if: tuple[int, str] | None = None
+    # `bad` as a code template for export and compiled kernels (tools/export.py): numpy names, {0} the first argument.
+    code: str | None = None
 
 
 def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, role: str = "argument") -> Domain:
@@ -48,14 +50,21 @@ def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, r
     safe = None
     if lo == 0.0 and hi == math.inf:
         safe = (arg, "positive" if lo_open else "nonnegative")
-    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe)
+    sides = [f"({{{arg}}} {'<=' if lo_open else '<'} {lo!r})" if lo != -math.inf else "",
+             f"({{{arg}}} {'>=' if hi_open else '>'} {hi!r})" if hi != math.inf else ""]  # fmt: skip
+    code = " | ".join(s for s in sides if s) or None
+    return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe, code=code)
 
 
 def _poles(x: np.ndarray) -> np.ndarray:
     return (x <= 0) & (x == np.floor(x))
 
 
-NONPOSITIVE_INTEGERS = Domain(_poles, lambda v: f"its argument is {format_number(v)}, a pole (0, -1, -2, … are excluded)")
+NONPOSITIVE_INTEGERS = Domain(
+    _poles,
+    lambda v: f"its argument is {format_number(v)}, a pole (0, -1, -2, … are excluded)",
+    code="({0} <= 0) & ({0} == floor({0}))",
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,9 @@ class Primitive:
     taylor: Callable[..., Any] | None = None
     doc: str = ""
     internal: bool = field(default=False)  # emitted by derivative rules only
+    # The forward as a code template for `export` and compiled kernels (tools/export.py): an expression over
+    # numpy's function names, {0}, {1} the arguments, {p} the parameter. None: derived from a ufunc `impl`.
+    code: str | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -105,6 +117,14 @@ class Primitive:
     def apply(self, values: list[np.ndarray], param: Hashable = None, complex_step: bool = False) -> np.ndarray:
         impl = self.complex_impl if complex_step and self.complex_impl is not None else self.impl
         return impl(*values, param) if self.uses_param else impl(*values)
+
+    def code_form(self) -> str | None:
+        """The code template (see `code`), or None when export can't write this primitive yet."""
+        if self.code is not None:
+            return self.code
+        if isinstance(self.impl, np.ufunc) and self.impl.nin == self.arity:
+            return f"{self.impl.__name__}({', '.join('{' + str(k) + '}' for k in range(self.arity))})"
+        return None
 
     def domain_ok(self, values: list[np.ndarray]) -> bool:
         return not any(np.any(d.bad(*values)) for d in self.domain)

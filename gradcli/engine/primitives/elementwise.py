@@ -152,17 +152,20 @@ def _pow_domain() -> tuple[Domain, ...]:
         lambda x, y: (x < 0) & (y != np.floor(y)) & np.isfinite(y),
         lambda x, y: f"a negative base ({format_number(x)}) needs an integer exponent, got {format_number(y)}",
         lambda x, y: y is None or bool(np.any((y != np.floor(y)) & np.isfinite(y))),
+        code="({0} < 0) & ({1} != floor({1})) & isfinite({1})",
     )
     pole = Domain(
         lambda x, y: (x == 0) & (y < 0),
         lambda x, y: f"0 is raised to the negative power {format_number(y)}",
         lambda x, y: y is None or bool(np.any(y < 0)),
+        code="({0} == 0) & ({1} < 0)",
     )
     return negative, pole
 
 
 _DIVISOR = Domain(
-    lambda a, b: b == 0, lambda a, b: "its divisor is 0", lambda a, b: b is None or bool(np.any(b == 0)), (1, "nonzero")
+    lambda a, b: b == 0, lambda a, b: "its divisor is 0", lambda a, b: b is None or bool(np.any(b == 0)), (1, "nonzero"),
+    code="{1} == 0",
 )
 
 
@@ -184,6 +187,7 @@ def _comparison(name: str, fn: Callable[..., Any], infix: str, commutative: bool
         commutative=commutative,
         singular=_ties,
         kink="a comparison jumps where its sides are equal; derivative 0",
+        code=f"where({{0}} {infix} {{1}}, 1.0, 0.0)",
     )
 
 
@@ -221,6 +225,7 @@ def table() -> list[Primitive]:
             _power,
             _pow_partials,
             syntax="pow",
+            code="power({0}, {1})",
             infix="^",
             precedence=4,
             domain=_pow_domain(),
@@ -255,10 +260,11 @@ def table() -> list[Primitive]:
             lambda x, b: np.log(x) / np.log(b),
             lambda x, b, ans: (1.0 / (x * op.log(b)), -ans / (b * op.log(b))),
             syntax="log",
+            code="log({0}) / log({1})",
             domain=(
                 pos,
                 interval(0.0, math.inf, True, True, arg=1, role="base"),
-                Domain(lambda x, b: b == 1, lambda x, b: "its base is 1"),
+                Domain(lambda x, b: b == 1, lambda x, b: "its base is 1", code="{1} == 1"),
             ),
         ),
         P(
@@ -380,6 +386,7 @@ def table() -> list[Primitive]:
             np.round,
             _zero(1),
             syntax="round",
+            code="rint({0})",
             kink="derivative 0 everywhere; halves round to even",
             singular=lambda x: (x - np.floor(x)) == 0.5,
             complex_impl=lambda x: np.round(np.real(x)),
@@ -390,6 +397,7 @@ def table() -> list[Primitive]:
             lambda x: np.maximum(x, 0.0),
             lambda x, ans: (op.gt(x, 0.0),),
             syntax="relu",
+            code="maximum({0}, 0.0)",
             sign="nonnegative",
             kink="relu'(0) = 0",
             singular=lambda x: x == 0,
@@ -401,6 +409,7 @@ def table() -> list[Primitive]:
             _sigmoid,
             lambda x, ans: (ans * (1.0 - ans),),
             syntax="sigmoid",
+            code="exp(-logaddexp(0.0, -{0}))",
             sign="nonnegative",
             complex_impl=lambda x: 1 / (1 + np.exp(-x)),
         ),
@@ -410,17 +419,27 @@ def table() -> list[Primitive]:
             lambda x: np.logaddexp(0.0, x),
             lambda x, ans: (op.sigmoid(x),),
             syntax="softplus",
+            code="logaddexp(0.0, {0})",
             sign="nonnegative",
             complex_impl=_complex_softplus,
         ),
-        P("erf", 1, _special("erf"), lambda x, ans: (_SQRT_PI * op.exp(-(x * x)),), syntax="erf"),
-        P("erfc", 1, _special("erfc"), lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),), syntax="erfc", sign="nonnegative"),
+        P("erf", 1, _special("erf"), lambda x, ans: (_SQRT_PI * op.exp(-(x * x)),), syntax="erf", code="erf({0})"),
+        P(
+            "erfc",
+            1,
+            _special("erfc"),
+            lambda x, ans: (-_SQRT_PI * op.exp(-(x * x)),),
+            syntax="erfc",
+            sign="nonnegative",
+            code="erfc({0})",
+        ),
         P(
             "gamma",
             1,
             _special("gamma"),
             lambda x, ans: (ans * op.digamma(x),),
             syntax="gamma",
+            code="gamma({0})",
             domain=(NONPOSITIVE_INTEGERS,),
             complex_impl=_complex_gamma,
         ),
@@ -430,6 +449,7 @@ def table() -> list[Primitive]:
             _special("gammaln"),
             lambda x, ans: (op.digamma(x),),
             syntax="lgamma",
+            code="gammaln({0})",
             domain=(NONPOSITIVE_INTEGERS,),
             complex_impl=_complex_lgamma,
             doc="log |Γ(x)|",
@@ -493,6 +513,7 @@ def table() -> list[Primitive]:
             jvp=_where_jvp,
             vjp=_where_vjp,
             syntax="where",
+            code="where({0} != 0, {1}, {2})",
             kink="the gradient flows only into the branch taken",
             taylor=series.where_rule,
         ),
@@ -502,6 +523,7 @@ def table() -> list[Primitive]:
             lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
             lambda x, lo, hi, ans: (op.ge(x, lo) * op.le(x, hi), op.lt(x, lo), op.gt(x, hi)),
             syntax="clip",
+            code="minimum(maximum({0}, {1}), {2})",
             kink="at a bound the gradient goes to x, as PyTorch's clamp",
             singular=lambda x, lo, hi: (x == lo) | (x == hi),
             complex_impl=lambda x, lo, hi: np.where(np.real(x) < np.real(lo), lo, np.where(np.real(x) > np.real(hi), hi, x)),
@@ -513,6 +535,7 @@ def table() -> list[Primitive]:
             _xlogy,
             lambda a, b, ans: (op.log(b), a / b),
             internal=True,
+            code="where({0} == 0, 0.0, {0} * log({1}))",
             zero_wins=True,  # d/dy of 0^y is xlogy(0^y, 0): its own derivative is log(0)·0, taken as 0
             doc="a·log b, 0 where a = 0",
         ),
@@ -522,6 +545,7 @@ def table() -> list[Primitive]:
             _mul0,
             jvp=_linear_jvp("mul0", (0, 1)),
             vjp=_mul0_vjp,
+            code="where(({0} == 0) | ({1} == 0), 0.0, {0} * {1})",
             infix="*",
             precedence=2,
             commutative=True,
@@ -536,6 +560,7 @@ def table() -> list[Primitive]:
             syntax="digamma",
             doc="Γ'(x)/Γ(x)",
             taylor=series.known_derivatives(series.polygamma_derivative),
+            code="psi({0})",
         ),
         P(
             "polygamma",
@@ -546,5 +571,6 @@ def table() -> list[Primitive]:
             uses_param=True,
             internal=True,
             taylor=series.known_derivatives(series.polygamma_derivative),
+            code="polygamma({p}, {0})",
         ),
     ]
