@@ -210,6 +210,31 @@ def test_user_text_stays_in_comments() -> None:
 CC = shutil.which("gcc") or shutil.which("cc")
 
 
+SPECIAL = [
+    ("besselj0(x) + bessely1(x + 1) + besseli1(x) * besselk0(x + 1)", {"x": 0.7}),
+    ("besselj(2, x) + besselk(1.5, x) + gammainc(2, x) - gammaincc(0.5, x)", {"x": 1.3}),
+    ("betainc(2, 3, x/2) + erfinv(x/3) + erfcinv(x/2)", {"x": 0.9}),
+    ("mod(x, y) + fmod(x, -y) + mod(-x, 2)", {"x": 2.7, "y": 1.3}),
+]
+
+
+@pytest.mark.parametrize(("source", "point"), SPECIAL, ids=[s for s, _ in SPECIAL])
+def test_special_functions_export_to_numpy(source: str, point: dict[str, float]) -> None:
+    """scipy.special's names in the numpy language; gradcli's own numbers (scipy too, but by the table's rules)."""
+    expr = gradcli.compile(source)
+    f = load(emit(expr, "numpy", "grad"), "f_and_grad")
+    assert close(flat(f(*[point[v] for v in expr.variables])), reference(expr, point) or [])
+
+
+def test_remainders_export_to_python() -> None:
+    source, point = SPECIAL[-1]
+    expr = gradcli.compile(source)
+    want = reference(expr, point)
+    assert want is not None
+    f = load(emit(expr, "python", "grad"), "f_and_grad")
+    assert close(flat(f(point["x"], point["y"])), want)
+
+
 def run_c(tmp_path: Path, text: str, kind: str, n_in: int, n_out: int, points: list[list[float]]) -> list[list[float]]:
     """Compile the exported function with a small main that prints every result, and run it on the points."""
     name = {"value": "f", "grad": "f_and_grad", "hessian": "f_grad_hessian", "jacobian": "f_and_jacobian"}[kind]
@@ -242,6 +267,14 @@ int main(int argc, char **argv) {{
 
 
 needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (gcc or cc) on PATH: the exported C can't be compiled here")
+
+
+@needs_cc
+def test_remainders_export_to_c(tmp_path: Path) -> None:
+    source, point = SPECIAL[-1]
+    expr = gradcli.compile(source)
+    (row,) = run_c(tmp_path, emit(expr, "c", "grad"), "grad", 2, 1, [[point["x"], point["y"]]])
+    assert row[0] == 0 and close(row[1:], reference(expr, point) or []), row
 
 
 @needs_cc

@@ -122,6 +122,8 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "isfinite": "math.isfinite({0})",
         "psi": "_digamma({0})",
         "polygamma": None,
+        "remainder": "({0} % {1})",
+        "fmod": "math.fmod({0}, {1})",
     },
     "numba": {
         **_MATH,
@@ -139,6 +141,8 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "isfinite": "math.isfinite({0})",
         "psi": None,
         "polygamma": None,
+        "remainder": "({0} % {1})",
+        "fmod": "math.fmod({0}, {1})",
     },
     "c": {
         **{n: f"{n}({{0}})" for n in ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "cbrt", "sin", "cos", "tan",
@@ -155,6 +159,8 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "power": "pow({0}, {1})",
         "psi": "gradcli_digamma({0})",
         "polygamma": None,
+        "remainder": "({0} - {1} * floor({0} / {1}))",
+        "fmod": "fmod({0}, {1})",
     },
     "numpy": {
         "erf": "scipy.special.erf({0})",
@@ -163,6 +169,9 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "gammaln": "scipy.special.gammaln({0})",
         "psi": "scipy.special.psi({0})",
         "polygamma": "scipy.special.polygamma({p}, {0})",
+        **{n: f"scipy.special.{n}({{0}})" for n in ("j0", "j1", "y0", "y1", "i0", "i1", "k0", "k1", "erfinv", "erfcinv")},
+        **{n: f"scipy.special.{n}({{0}}, {{1}})" for n in ("jv", "yv", "iv", "kv", "gammainc", "gammaincc")},
+        "betainc": "scipy.special.betainc({0}, {1}, {2})",
     },
 }
 # Names written through others where a language lacks them (the table entry's numpy name is the meaning).

@@ -34,6 +34,7 @@ def _negative_needs_integer_order() -> Domain:
     return Domain(
         lambda n, x: (x < 0) & (n != np.floor(n)),
         lambda n, x: f"a negative argument ({format_number(x)}) needs an integer order, got {format_number(n)}",
+        code="({1} < 0) & ({0} != floor({0}))",
     )
 
 
@@ -51,7 +52,7 @@ def _nonzero_integer_ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _integer_ratio(x, y) & (np.asarray(x) != 0)  # fmod is continuous through x = 0
 
 
-_NONZERO_DIVISOR = Domain(lambda x, y: y == 0, lambda x, y: "its divisor is 0", safe_if=(1, "nonzero"))
+_NONZERO_DIVISOR = Domain(lambda x, y: y == 0, lambda x, y: "its divisor is 0", safe_if=(1, "nonzero"), code="{1} == 0")
 
 
 def _gammainc_density(a: Ref, x: Ref) -> Ref:
@@ -95,6 +96,7 @@ def _bessel(
         syntax=SYNTAX[name],
         domain=(_POSITIVE_X,) if positive else (),
         complex_impl=continuation,
+        code=f"{name}({{0}})",
     )
 
 
@@ -107,6 +109,7 @@ def _order_bessel(name: str, partial: Callable[..., tuple[Any, ...]], positive: 
         syntax=SYNTAX[name],
         domain=(_POSITIVE_X1,) if positive else (_negative_needs_integer_order(),),
         nondiff=((0, "order"),),
+        code=f"{name}({{0}}, {{1}})",
         doc=f"{SYNTAX[name]}(n, x), scipy's {name}: derivative in x by the recurrence; the order n must not vary",
     )
 
@@ -136,6 +139,7 @@ def table() -> list[Primitive]:
             _special("gammainc"),
             lambda a, x, ans: (None, _gammainc_density(a, x)),
             syntax="gammainc",
+            code="gammainc({0}, {1})",
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
             nondiff=((0, "shape parameter"),),
             singular=lambda a, x: (x == 0) & (a < 1),
@@ -148,6 +152,7 @@ def table() -> list[Primitive]:
             _special("gammaincc"),
             lambda a, x, ans: (None, -_gammainc_density(a, x)),
             syntax="gammaincc",
+            code="gammaincc({0}, {1})",
             domain=(interval(0.0, math.inf, True, True, role="shape a"), interval(0.0, math.inf, False, True, arg=1)),
             nondiff=((0, "shape parameter"),),
             singular=lambda a, x: (x == 0) & (a < 1),
@@ -160,6 +165,7 @@ def table() -> list[Primitive]:
             _special("betainc"),
             lambda a, b, x, ans: (None, None, _betainc_density(a, b, x)),
             syntax="betainc",
+            code="betainc({0}, {1}, {2})",
             domain=(
                 interval(0.0, math.inf, True, True, role="parameter a"),
                 interval(0.0, math.inf, True, True, arg=1, role="parameter b"),
@@ -177,6 +183,7 @@ def table() -> list[Primitive]:
             _special("erfinv"),
             lambda x, ans: (_HALF_SQRT_PI * op.exp(ans * ans),),
             syntax="erfinv",
+            code="erfinv({0})",
             domain=(interval(-1.0, 1.0, False, False),),
             singular=lambda x: np.abs(x) == 1,
             kink="erfinv'(±1) = inf",
@@ -187,6 +194,7 @@ def table() -> list[Primitive]:
             _special("erfcinv"),
             lambda x, ans: (-_HALF_SQRT_PI * op.exp(ans * ans),),
             syntax="erfcinv",
+            code="erfcinv({0})",
             domain=(interval(0.0, 2.0, False, False),),
             singular=lambda x: (x == 0) | (x == 2),
             kink="erfcinv'(0) = erfcinv'(2) = -inf",
