@@ -380,6 +380,8 @@ ROW_CASES: list[tuple[str, list[str], str | None, int]] = [
     ("check", ["check", "sum(z^3)", *P], JSONL, 0),
     ("check", ["check", "log(x)*y", *P], CSV_DOMAIN, 1),  # a row that can't be checked
     ("check", ["check", "x*y", *P], CSV_BAD, 2),
+    ("check", ["check", "x*y", *P], CSV_ID, 0),  # passthrough columns
+    ("check", ["check", "log(x)*y", *P], "x,y,id\n-1,2,a\n", 1),  # passthrough on a row not checked
 ]
 
 

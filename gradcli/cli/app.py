@@ -603,11 +603,25 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
     free = [v for v in expr.variables if v not in fixed]
     chunks, _ = batch.chunks_from(path, free, skip_bad, stats)
     all_ok = True
-    if fmt is not Format.json:
-        typer.echo(",".join([*expr.variables, "ok", "worst", "autodiff", "numeric", "abs_error", "rel_error", "kinks"]))
+    verdicts = ["ok", "worst", "autodiff", "numeric", "abs_error", "rel_error", "kinks"]
+    extra_names: list[str] | None = None  # passthrough columns, named by the rule of the other commands
+
+    def header(chunk: Any) -> list[str]:
+        if stats.header is not None:  # CSV: the header's other columns
+            names = [h for h in stats.header if h not in expr.variables]
+        else:  # JSON Lines: the first well-formed row's other keys, as batch.Writer does
+            first = next((e for k, e in enumerate(chunk.extra) if k not in chunk.malformed), {}) if chunk else {}
+            names = [k for k in first if k not in expr.variables]
+        if fmt is not Format.json:
+            typer.echo(_csv_cells(batch.csv_header(list(expr.variables), names, verdicts)))
+        return names
+
     for chunk in batch.with_fixed(chunks, fixed):
+        if extra_names is None:
+            extra_names = header(chunk)
         for r, line in enumerate(chunk.lines):
             raw = {v: chunk.columns[v][r] for v in expr.variables}
+            passthrough = [str(chunk.extra[r].get(k, "")) for k in extra_names]
             if r in chunk.malformed:
                 result = None
             else:
@@ -619,7 +633,10 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 all_ok = False
                 message = "malformed row" if r in chunk.malformed else error
                 if fmt is Format.json:
-                    typer.echo(json.dumps({"line": line, "ok": False, "error": message}))
+                    bad: dict[str, Any] = {"line": line, "ok": False, "error": message}
+                    if chunk.extra[r]:
+                        bad["columns"] = {k: batch._strict_json(v) for k, v in chunk.extra[r].items()}
+                    typer.echo(json.dumps(bad, allow_nan=False))
                 else:
                     typer.echo(
                         ",".join(
@@ -628,6 +645,7 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                                     format_number(float(np.real(raw[v]))) if np.ndim(raw[v]) == 0 else '""'
                                     for v in expr.variables
                                 ),
+                                *([_csv_cells(passthrough)] if passthrough else []),
                                 "error",
                                 "",
                                 "",
@@ -655,9 +673,12 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 ]
                 point_json = {v: json_value(x) for v, x in raw.items()}
                 obj = {"line": line, "point": point_json, "ok": result.ok, "method": result.method, "rows": entries}
+                if chunk.extra[r]:
+                    obj["columns"] = {k: batch._strict_json(v) for k, v in chunk.extra[r].items()}
                 typer.echo(json.dumps(obj, allow_nan=False))
             else:
                 cells = [format_number(float(raw[v])) if np.ndim(raw[v]) == 0 else '"array"' for v in expr.variables]
+                cells += [_csv_cells(passthrough)] if passthrough else []
                 cells += ["ok" if result.ok else "FAIL", worst.variable if worst else ""]
                 cells += (
                     [format_number(x) for x in (worst.autodiff, worst.numeric, worst.abs_error, worst.rel_error)]
@@ -666,9 +687,21 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 )
                 cells.append(str(len(result.singular)))
                 typer.echo(",".join(cells))
+    if extra_names is None:  # no rows: the header all the same
+        header(None)
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=False)
     return all_ok
+
+
+def _csv_cells(cells: list[str]) -> str:
+    """Cells as one CSV line without its newline (quoted where a cell needs it)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
 
 
 def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
