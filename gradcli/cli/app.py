@@ -304,7 +304,8 @@ def diff_cmd(
 
             expr, point = _setup(expression, at, need_point=False)
             formulas = derivative_formulas(expr, point or None, _wrt_names(wrt), latex=format is Format.latex)
-            _emit(symbolic_report(expr.text, formulas), Format.plain if format is Format.latex else format)
+            latex = format is Format.latex
+            _emit(symbolic_report(expr.text, formulas, latex), Format.plain if latex else format)
             return
         from .commands import run_diff
 

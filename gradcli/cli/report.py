@@ -450,8 +450,10 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
     return Report(data, plain, expression, columns, table_rows, [], footer)
 
 
-def symbolic_report(expression: str, formulas: Any) -> Report:
-    """`diff --symbolic`: the derivative formulas, shared parts bound first; every output's, for several."""
+def symbolic_report(expression: str, formulas: Any, latex: bool = False) -> Report:
+    """`diff --symbolic`: the derivative formulas, shared parts bound first; every output's, for several.
+
+    As LaTeX, several lines are one `aligned` environment, partials written ∂f/∂x."""
     data: dict[str, Any] = {"expression": expression}
     if formulas.outputs:
         data["outputs"] = list(formulas.outputs)
@@ -465,6 +467,19 @@ def symbolic_report(expression: str, formulas: Any) -> Report:
     lines = [f"{n} = {f}" for n, f in formulas.bindings]
     lines += [entries[0][1]] if single else [f"{k} = {f}" for k, f in entries]
     rows = [(n, f) for n, f in formulas.bindings] + entries
+    if latex and not single:
+        from ..tools.symbolic import latex_name
+
+        if formulas.outputs:
+            heads = [
+                f"\\frac{{\\partial}}{{\\partial {latex_name(v)}}} \\left({o}\\right)"
+                for o, row in formulas.derivatives.items()
+                for v in row
+            ]
+        else:
+            heads = [f"\\frac{{\\partial f}}{{\\partial {latex_name(v)}}}" for v in formulas.derivatives]
+        body = [f"{latex_name(n)} &= {f}" for n, f in formulas.bindings] + [f"{h} &= {f}" for h, (_, f) in zip(heads, entries)]
+        lines = ["\\begin{aligned}", *(line + " \\\\" for line in body[:-1]), body[-1], "\\end{aligned}"]
     return Report(data, lines, expression, ("", "formula"), rows)
 
 
