@@ -44,11 +44,18 @@ def fail(message: str, code: int, detail: str | None = None) -> None:
 
 def guarded(body: Callable[[], None]) -> int:
     """The one place errors become messages and exit codes (SPEC §4). Returns the exit code."""
+    import warnings
+
     from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, GradcliError
 
     try:
         try:
-            body()
+            with warnings.catch_warnings():
+                # A nan or inf is part of the answer (printed, counted, or an error naming it): numpy's
+                # RuntimeWarnings about it are noise on stderr. The math silences them with np.errstate;
+                # this is the net for any it misses.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                body()
             sys.stdout.flush()  # a full disk shows here, while the error can still be told
         except GradcliError as exc:
             fail(exc.message, exc.exit_code, exc.detail)
