@@ -192,19 +192,22 @@ def _batch_warnings(stats: Any) -> None:
 
 
 class _progress:
-    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    """A Rich progress bar on stderr while the rows go to a file or a pipe: rows, rows/s and, for a points
+    file, bytes read of its size (for a grid, rows of the total), with the time left. It is transient (cleared
+    when done), and not shown at all when stdout is the same terminal, where the rows would print under it."""
 
     def __init__(self, total_rows: int | None, probe: Any) -> None:
         self.total_rows, self.probe, self.bar = total_rows, probe, None
 
     def __enter__(self) -> Callable[[int], None]:
-        if not sys.stderr.isatty():
+        if not sys.stderr.isatty() or sys.stdout.isatty():
             return lambda n: None
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(
-            TextColumn("{task.completed:,} rows"), BarColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rows]:,} rows"), BarColumn(), TextColumn("{task.fields[done]}"),
+            TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[eta]}"), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
         )  # fmt: skip
         self.bar.start()
@@ -212,24 +215,40 @@ class _progress:
         import time
 
         self.t0 = time.perf_counter()
-        self.task = self.bar.add_task("rows", total=self.total_rows, rate="")
+        self.task = self.bar.add_task("rows", total=self.total_rows, rows=0, done="", rate="", eta="")
 
         def advance(n: int) -> None:
             import time
 
             self.rows += n
-            rate = self.rows / max(time.perf_counter() - self.t0, 1e-9)
-            total = self.total_rows
-            if total is None and self.probe is not None:
-                read, size = self.probe()
-                total = int(self.rows * size / read) if size and read else None
-            self.bar.update(self.task, completed=self.rows, total=total, rate=f"{rate:,.0f} rows/s")
+            elapsed = max(time.perf_counter() - self.t0, 1e-9)
+            fields = {"rows": self.rows, "rate": f"{self.rows / elapsed:,.0f} rows/s"}
+            read, size = self.probe() if self.probe is not None else (0, None)
+            if self.total_rows is not None:
+                done, total, fields["done"] = self.rows, self.total_rows, f"of {self.total_rows:,}"
+            elif size:
+                done, total = min(read, size), size
+                fields["done"] = f"{_bytes(done)} of {_bytes(size)}"
+            else:
+                self.bar.update(self.task, completed=self.rows, **fields)
+                return
+            left = (total - done) * elapsed / max(done, 1)  # at the rate so far: known from the first chunk
+            fields["eta"] = f"{int(left) // 60}:{int(left) % 60:02d} left"
+            self.bar.update(self.task, completed=done, total=total, **fields)
 
         return advance
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n} GB"
 
 
 def _wrt_names(wrt: str | None) -> list[str] | None:

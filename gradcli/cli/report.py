@@ -215,21 +215,37 @@ def to_json(report: Report) -> str:
 
 def print_table(report: Report) -> None:
     """A Rich table on stdout; Rich is imported only when a table is asked for."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    table = Table(title=escape(report.title), title_justify="left", show_header=any(report.columns))
-    for k, col in enumerate(report.columns):
-        table.add_column(escape(col), justify="left" if k == 0 else "right", style="bold" if k == 0 else None)
-    for row in report.rows:
-        table.add_row(*(escape(c) for c in row))
     for line in report.header:
-        console.print(escape(line))
-    console.print(table)
+        console.print(escape(line), soft_wrap=True)
+    columns = len(report.columns) or max((len(r) for r in report.rows), default=1)
+    widths = [
+        max([cell_len(c) for c in report.columns[k : k + 1]] + [cell_len(r[k]) for r in report.rows if k < len(r)] + [0])
+        for k in range(columns)
+    ]
+    if sum(widths) + 3 * columns + 1 > console.width and len(report.columns) > 1:
+        # Too wide for the terminal: one block per row, "column: value", so no number is ever cut short.
+        if report.title:
+            console.print(escape(report.title), soft_wrap=True)
+        for row in report.rows:
+            console.print(f"[bold]{escape(row[0])}[/bold]" if row[0] else "", soft_wrap=True)
+            for col, cell in zip(report.columns[1:], row[1:]):
+                console.print(f"  {escape(col)}: {escape(cell)}" if col else f"  {escape(cell)}", soft_wrap=True)
+    else:
+        table = Table(title=escape(report.title), title_justify="left", show_header=any(report.columns))
+        for k, col in enumerate(report.columns):
+            style = "bold" if k == 0 else None
+            table.add_column(escape(col), justify="left" if k == 0 else "right", style=style, overflow="fold")
+        for row in report.rows:
+            table.add_row(*(escape(c) for c in row))
+        console.print(table)
     for line in report.footer:
-        console.print(escape(line))
+        console.print(escape(line), soft_wrap=True)
 
 
 def _short(x: float | None) -> str:
