@@ -812,6 +812,10 @@ def plot_cmd(
     ] = None,
     width: Annotated[int, typer.Option("--width", min=20, help="Terminal plot width in characters.")] = 72,
     height: Annotated[int, typer.Option("--height", min=5, help="Terminal plot height in lines.")] = 18,
+    ylim: Annotated[
+        str | None,
+        typer.Option("--ylim", metavar="LOW:HIGH", help="The y range (default: the data's, outliers such as a pole left out)."),
+    ] = None,
 ) -> None:
     """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked."""
 
@@ -824,17 +828,43 @@ def plot_cmd(
 
             raise UsageError("plot varies one variable: --range NAME=LOW:HIGH")
         ((var, (lo, hi)),) = ranges.items()
+        y_limits = _parse_ylim(ylim)
         expr, point = _setup(expression, at, need_point=False)
         curve = sample(expr, point, var, lo, hi, points)
         if output:
-            to_image(curve, expr.text, output)
+            to_image(curve, expr.text, output, y_limits)
             typer.echo(f"wrote {output}", err=True)
         else:
-            import os
-
-            color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            typer.echo(to_terminal(curve, expr.text, width, height, color))
-        for line in notes(curve):
+            color = _colour(sys.stdout)
+            typer.echo(to_terminal(curve, expr.text, width, height, color, y_limits))
+        for line in notes(curve, y_limits):
             typer.echo(line)
 
     _guard(body)
+
+
+def _parse_ylim(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    lo, colon, hi = text.partition(":")
+    try:
+        a, b = float(lo), float(hi)
+    except ValueError:
+        a = b = float("nan")
+    if not colon or not (a < b) or not (np.isfinite(a) and np.isfinite(b)):
+        from ..errors import UsageError
+
+        raise UsageError(f"malformed --ylim {text!r}: expected LOW:HIGH with LOW < HIGH, e.g. --ylim -5:5")
+    return a, b
+
+
+def _colour(stream: Any) -> bool:
+    """Colour on a terminal, as no-color.org and force-color.org say: a non-empty NO_COLOR turns it off,
+    a non-empty FORCE_COLOR on (even when piped); an empty one counts as unset."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(stream.isatty())
