@@ -13,9 +13,41 @@ import typer
 from .. import __version__
 from ..errors import GradcliError
 
+
+class _Group(typer.core.TyperGroup):
+    """The app's group: every command's usage line names its argument `EXPR`, not Typer's `{EXPR}`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if type(command) is typer.core.TyperCommand:
+                command.__class__ = _Command
+
+
+class _Command(typer.core.TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """An expression that starts with "-" (`diff -x^2`) reads as options: say to put it after --."""
+        given = list(args)  # the parser consumes the list it is handed
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            name = getattr(exc, "option_name", None)
+            if type(exc).__name__ == "NoSuchOption" and isinstance(name, str) and not name.startswith("--"):
+                token = next((a for a in given if a.startswith(name) and not a.startswith("--")), name)
+                exc.message += (  # type: ignore[attr-defined]
+                    f'; if {token} is the expression, put it after --: gradcli {self.name} [OPTIONS] -- "{token}"'
+                )
+            raise
+
+
 app = typer.Typer(
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_Group,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 10_000},  # help as wide as the terminal
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -71,6 +103,19 @@ Grid = Annotated[
     ),
 ]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings, notes or progress bar on stderr; errors still.")]
+
+
+def _quiet(quiet: bool) -> None:
+    from . import commands
+
+    commands.QUIET = quiet
+
+
+def _note(text: str) -> None:
+    from .commands import note
+
+    note(text)
 
 
 def _version(value: bool) -> None:
@@ -90,9 +135,12 @@ def main(
 
 def _guard(body: Callable[[], None]) -> None:
     """Errors become messages and exit codes in one place: commands.guarded."""
-    from .commands import guarded
+    from . import commands
 
-    code = guarded(body)
+    try:
+        code = commands.guarded(body)
+    finally:
+        commands.QUIET = False  # --quiet is per command line
     if code:
         raise typer.Exit(code)
 
@@ -168,10 +216,9 @@ def _batch(
     writer.finish(stats, wrt)
     if writer.unlisted:
         shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])
-        typer.echo(
+        _note(
             f"gradcli: warning: JSON Lines keys first seen after the CSV header are not in the CSV: {shown};"
-            " --format json keeps every key",
-            err=True,
+            " --format json keeps every key"
         )
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=True)
@@ -180,15 +227,12 @@ def _batch(
 def _batch_warnings(stats: Any) -> None:
     if stats.undefined_count:
         lines = ", ".join(map(str, stats.undefined)) + (", …" if stats.undefined_count > len(stats.undefined) else "")
-        typer.echo(
-            f"gradcli: warning: the expression is undefined on {stats.undefined_count} row(s), written as nan: line {lines}",
-            err=True,
-        )
+        _note(f"gradcli: warning: the expression is undefined on {stats.undefined_count} row(s), written as nan: line {lines}")
     if stats.skipped_count:
         shown = "; ".join(f"line {ln} {why}" for ln, why in sorted(stats.skipped))
         from .commands import printable
 
-        typer.echo(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {printable(shown)}", err=True)
+        _note(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {printable(shown)}")
 
 
 class _progress:
@@ -200,7 +244,9 @@ class _progress:
         self.total_rows, self.probe, self.bar = total_rows, probe, None
 
     def __enter__(self) -> Callable[[int], None]:
-        if not sys.stderr.isatty() or sys.stdout.isatty():
+        from . import commands
+
+        if not sys.stderr.isatty() or sys.stdout.isatty() or commands.QUIET:
             return lambda n: None
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -265,10 +311,15 @@ def eval_cmd(
     grid: Grid = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """Evaluate the expression (every output of a multi-output program)."""
+    """Evaluate the expression (every output of a multi-output program).
+
+    Example: gradcli eval "x**2 + 2*x + 1" --at x=3  →  16
+    """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "eval", None, skip_bad, format)
             return
@@ -294,6 +345,7 @@ def diff_cmd(
     grid: Grid = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative.
 
@@ -301,9 +353,12 @@ def diff_cmd(
     backward(ones)), so diff "x^2" --at x=[1,2,3] gives the slope at each point; the full matrix
     of every output element by every input element is `gradcli jacobian`. With several variables,
     --order 2 gives the Hessian and --order N the N-th derivative tensor (scalar variables).
+
+    Example: gradcli diff "x*y + sin(y)" --at x=2,y=0  →  d/dx = 0, d/dy = 3
     """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             if symbolic or order > 2 or mode is Mode.forward:
                 from ..errors import UsageError
@@ -342,10 +397,15 @@ def hessian_cmd(
     grid: Grid = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """The Hessian matrix (forward mode over reverse mode)."""
+    """The Hessian matrix (forward mode over reverse mode).
+
+    Example: gradcli hessian "x^2*y" --at x=1,y=2  →  the rows 4 2 and 2 0
+    """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format)
             return
@@ -370,6 +430,7 @@ def jacobian_cmd(
     grid: Grid = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """The Jacobian of every output by every variable, as jax.jacobian: an output of shape S and a
     variable of shape T give a block of shape S + T (JSON); as text, the whole matrix, a row per
@@ -378,9 +439,12 @@ def jacobian_cmd(
 
     Reverse mode takes one sweep per output element, forward mode one pass per input element;
     --mode auto (the default) takes whichever needs fewer, as jacrev/jacfwd would be chosen.
+
+    Example: gradcli jacobian "x*y, x+y" --at x=1,y=2  →  the rows 2 1 and 1 1
     """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format)
             return
@@ -416,14 +480,18 @@ def check_cmd(
     points: Points = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """Compare automatic derivatives with numerical ones; exit 1 on a mismatch.
 
     An entry passes when |ad - numeric| <= atol + rtol*|numeric|. Defaults: central rtol 1e-6 atol 1e-8;
     forward/backward 1e-4, 1e-6; complex 1e-12, 1e-14; richardson 1e-9, 1e-11.
+
+    Example: gradcli check "sin(x*y)" --at x=1,y=2 --method complex
     """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.checking import check
         from .report import check_report
 
@@ -460,6 +528,8 @@ def trace_cmd(
 
     With several outputs ("f, g"): the rows of every output, shared ones once, and one adjoint column and
     one gradient per output.
+
+    Example: gradcli trace "x*w + b" --at x=1,w=2,b=3
     """
 
     def body() -> None:
@@ -522,14 +592,18 @@ def graph_cmd(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn.
 
     With several outputs ("f, g") every output is a root, marked with its label, and each gradient is given per output.
+
+    Example: gradcli graph "x*w + b" --at x=1,w=2,b=3 -o g.svg
     """
     fmt_given = format
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.graph import build, render
 
         format = _graph_format(fmt_given, output)
@@ -567,7 +641,7 @@ def graph_cmd(
                 from ..errors import UsageError
 
                 raise UsageError(f"can't write {output}: {exc.strerror}") from None
-            typer.echo(f"wrote {output}", err=True)
+            _note(f"wrote {output}")
 
     _guard(body)
 
@@ -770,10 +844,15 @@ def verify_cmd(
     points: Points = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong."""
+    """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong.
+
+    Example: gradcli verify "x**2 + 2*x + 1" --claim "2*x + 2"
+    """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.verification import verify
         from .report import verify_report
 
@@ -816,10 +895,15 @@ def plot_cmd(
         str | None,
         typer.Option("--ylim", metavar="LOW:HIGH", help="The y range (default: the data's, outliers such as a pole left out)."),
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked."""
+    """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked.
+
+    Example: gradcli plot "1/x" --range x=-1:1 --ylim -5:5
+    """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.plot import notes, sample, to_image, to_terminal
 
         ranges = _parse_ranges([range_])
@@ -833,10 +917,10 @@ def plot_cmd(
         curve = sample(expr, point, var, lo, hi, points)
         if output:
             to_image(curve, expr.text, output, y_limits)
-            typer.echo(f"wrote {output}", err=True)
+            _note(f"wrote {output}")
         else:
             color = _colour(sys.stdout)
-            typer.echo(to_terminal(curve, expr.text, width, height, color, y_limits))
+            sys.stdout.write(to_terminal(curve, expr.text, width, height, color, y_limits) + "\n")  # echo would strip colour
         for line in notes(curve, y_limits):
             typer.echo(line)
 

@@ -21,6 +21,15 @@ class Exit(Exception):
         self.code = code
 
 
+QUIET = False  # --quiet: no warnings, notes or progress on stderr (errors are still said)
+
+
+def note(text: str) -> None:
+    """A warning or note on stderr, unless --quiet."""
+    if not QUIET:
+        say(text, err=True)
+
+
 def say(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
@@ -134,7 +143,7 @@ def setup(
     point = parse_at(at)
     unused = [n for n in point if n not in expr.variables and n not in CONSTANTS and n not in (wrt or ())]
     for n in unused:
-        say(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
+        note(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored")
     used = {k: v for k, v in point.items() if k not in unused}
     if not need_point and not all(v in used for v in expr.variables):
         expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
@@ -157,7 +166,7 @@ def _nothing_to_differentiate(expr: Any, names: list[str] | None) -> None:
     if not (names or expr.variables):
         from .report import nothing_to_differentiate
 
-        say(f"gradcli: note: {nothing_to_differentiate(expr.text)}", err=True)
+        note(f"gradcli: note: {nothing_to_differentiate(expr.text)}")
 
 
 def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:
