@@ -51,7 +51,9 @@ def unknown_variable(name: str, variables: Sequence[str]) -> str:
 
 @gc_paused
 def compile(source: str) -> Expression:  # noqa: A001 - the natural name, as re.compile
-    """Parse and lower a program. Raises GrammarError (a GradcliError) on bad text."""
+    """Parse and lower a program. Raises GrammarError (a GradcliError) on bad text, UsageError for a non-string."""
+    if not isinstance(source, str):
+        raise UsageError(f"gradcli.compile takes the program as a string, not {type(source).__name__}")
     return Expression(source, lower(parse(source)))
 
 
@@ -114,6 +116,8 @@ class Expression:
 
     def bind(self, at: Point | None = None) -> dict[str, np.ndarray]:
         """Check and convert a point: every free variable bound, no constants rebound."""
+        if at is not None and not isinstance(at, Mapping):
+            raise UsageError(f"a point is a mapping of variable names to values, like {{'x': 1.0}}, not {type(at).__name__}")
         at = dict(at or {})
         for name in at:
             if name in CONSTANTS:
@@ -121,14 +125,24 @@ class Expression:
         missing = [v for v in self.variables if v not in at]
         if missing:
             names = ", ".join(missing)
+            them = "it" if len(missing) == 1 else "them"
             hint = " ".join(f"--at {m}=…" for m in missing)
-            raise UnboundError(f"no value for {names}: give {'it' if len(missing) == 1 else 'them'} with {hint}", missing)
+            example = ", ".join(f"{m!r}: …" for m in missing)
+            cli = f"no value for {names}: give {them} with {hint}"  # what the command line says instead
+            raise UnboundError(f"no value for {names}: the point must give {them} ({{{example}}})", missing, cli)
         point: dict[str, np.ndarray] = {}
         for name, value in at.items():
             try:
-                arr = np.asarray(value, dtype=float)
+                given = np.asarray(value)
+                if given.dtype.kind not in "biufO" or (  # strings, complex; None (which float() would make nan)
+                    given.dtype.kind == "O" and any(v is None or isinstance(v, (str, bytes, complex)) for v in given.flat)
+                ):
+                    raise TypeError
+                arr = np.asarray(given, dtype=float)
             except (TypeError, ValueError):
                 raise UsageError(f"the value of {name} is not a number or an array of numbers") from None
+            except OverflowError:
+                raise UsageError(f"the value of {name} is too large for a float64") from None
             point[name] = arr
         return point
 
@@ -482,7 +496,7 @@ class Expression:
         point = self.bind(at)
         names = self._wrt(wrt, point)
         if len(names) != 1:
-            raise UsageError("a derivative of order > 1 per variable needs exactly one variable (--wrt)")
+            raise UsageError("a derivative of order > 1 per variable needs exactly one variable (wrt, --wrt)")
         (name,) = names
         out_index = self._output(output, "a derivative")
         if order == 1:

@@ -67,7 +67,7 @@ def guarded(body: Callable[[], None]) -> int:
                 body()
             sys.stdout.flush()  # a full disk shows here, while the error can still be told
         except GradcliError as exc:
-            fail(exc.message, exc.exit_code, exc.detail)
+            fail(exc.cli_message or exc.message, exc.exit_code, exc.detail)
         except Exit:
             raise
         except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
