@@ -359,6 +359,8 @@ ROW_CASES: list[tuple[str, list[str], str | None, int]] = [
     ("diff", ["diff", "log(x)*y", *P], CSV_DOMAIN, 0),
     ("diff", ["diff", "x*y", *P], CSV_BAD, 2),
     ("diff", ["diff", "x^2*y", "--order", "2", *P], CSV, 0),
+    ("diff", ["diff", "x^3", "--order", "2", *P], CSV, 0),  # one scalar variable: order and derivative
+    ("diff", ["diff", "x^3, x^2", "--order", "2", *P], CSV, 0),
     ("diff", ["diff", "x^2*y, x*y", "--order", "2", *P], CSV, 0),
     ("diff", ["diff", "sum((y - W @ x)^2)", "--wrt", "W", *P], JSONL_W, 0),
     ("diff", ["diff", "exp(z)/sum(exp(z))", *P], JSONL, 0),

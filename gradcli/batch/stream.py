@@ -576,6 +576,9 @@ class Writer:
         self.header_done = False
         self.extra_names: list[str] = []
         self.unlisted: dict[str, int] = {}  # JSON Lines keys first seen after the CSV header: key → first line
+        # diff --order 2 by one scalar variable: rows say "order" and "derivative", as diff at one point does
+        # (a Hessian only with several variables or an array one, as there).
+        self.derivative_rows = False
 
     def finish(self, stats: Stats, wrt: Sequence[str] | None) -> None:
         """An input with no rows still gets its CSV header (the columns it would have had)."""
@@ -629,6 +632,8 @@ class Writer:
             obj: dict[str, Any] = {"point": point}
             cells = [(key, json_value(col[r])) for key, col in zip(results.keys, results.values)]
             obj.update(_schema(cells, self.expr, self.kind))
+            if self.derivative_rows:
+                _as_derivative(obj, len(self.expr.output_names) == 1)
             if chunk.extra[r]:
                 obj["columns"] = {k: _strict_json(v) for k, v in chunk.extra[r].items()}
             if results.undefined[r]:
@@ -637,6 +642,17 @@ class Writer:
                 obj = {"line": chunk.lines[r], "error": "malformed row", **obj}
             lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
         self.out.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _as_derivative(obj: dict[str, Any], single: bool) -> None:
+    """A one-variable scalar Hessian row rewritten as `diff --order 2` at a point writes it: order and derivative."""
+    tables = [obj["hessian"]] if single else list(obj["hessian"].values())
+    if not all(len(t) == 1 and not isinstance(row[a], list) for t in tables for a, row in t.items()):
+        return  # several variables, or an array variable: a Hessian, as at one point
+    second = [{a: row[a] for a, row in t.items()} for t in tables]
+    hessian = obj.pop("hessian")
+    obj["order"] = 2
+    obj["derivative"] = second[0] if single else dict(zip(hessian, second))
 
 
 def _strict_json(v: Any) -> Any:

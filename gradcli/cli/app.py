@@ -184,6 +184,7 @@ def _batch(
     wrt: list[str] | None,
     skip_bad: bool,
     fmt: Format,
+    derivative_rows: bool = False,
 ) -> None:
     """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
     import numpy as np
@@ -211,6 +212,7 @@ def _batch(
         total = None
     chunks = batch.with_fixed(chunks, fixed)
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
+    writer.derivative_rows = derivative_rows
     with _progress(total, probe) as advance:
         batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance)
     writer.finish(stats, wrt)
@@ -364,7 +366,8 @@ def diff_cmd(
                 from ..errors import UsageError
 
                 raise UsageError("--points/--grid compute values, gradients (--order 1) and Hessians (--order 2) in reverse mode")
-            _batch(expression, at, points, grid, "diff" if order == 1 else "hessian", _wrt_names(wrt), skip_bad, format)
+            kind = "diff" if order == 1 else "hessian"
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format, derivative_rows=order == 2)
             return
         from .report import symbolic_report
 
