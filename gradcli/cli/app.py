@@ -545,13 +545,19 @@ def trace_cmd(
         expr, point = _setup(expression, at)
         seeds = None
         if seed_dir:
-            direction = parse_at(seed_dir)
-            for name in direction:
-                if name not in expr.variables:
-                    from ..errors import UsageError
+            from ..errors import UsageError
 
-                    raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
-            seeds = {",".join(seed_dir): direction}
+            if mode is not Mode.forward:  # reverse mode's seed is the output's 1: a direction would be ignored
+                raise UsageError("--seed-dir is the tangent direction of forward mode: add --mode forward")
+            seeds = {}
+            for given in seed_dir:  # each --seed-dir is one direction, one tangent column
+                direction = parse_at([given])
+                for name in direction:
+                    if name not in expr.variables:
+                        raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
+                if given in seeds:
+                    raise UsageError(f"--seed-dir {given} is given twice")
+                seeds[given] = direction
         t = trace(expr, point, mode.value, seeds)
         _emit(trace_report(expr.text, point, t, explain_steps(t) if explain else None), format)
 
