@@ -88,6 +88,7 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
     C; any other chunk goes through the csv module row by row, so a bad row is found with its line."""
     import itertools
 
+    csv.field_size_limit(2**31 - 1)  # a quoted field is as long as it is (the default stops at 128 KiB); C long on every OS
     lines_in = iter(stream)
     header: list[str] | None = None
     line = 0
@@ -156,21 +157,20 @@ def _fast_chunk(
         return None  # some row has the wrong number of columns: the row-by-row reader names it
     try:
         values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float, usecols=index)
-        extras = (
-            np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=str, usecols=[k for k, _ in extra_cols])
-            if extra_cols
-            else None
-        )
-    except ValueError:
-        return None
+    except (ValueError, MemoryError):
+        return None  # the row-by-row reader takes it (and names a bad row)
     if values.shape != (len(block), len(index)):
         return None
     columns = {v: np.ascontiguousarray(values[:, k]) for k, v in enumerate(variables)}
-    if extras is None:
+    if not extra_cols:
         extra: list[dict[str, str]] = [{} for _ in block]
-    else:
+    else:  # no quoting in a clean chunk: a split is the CSV reading (loadtxt's string arrays cost width × longest cell)
         names = [name for _, name in extra_cols]
-        extra = [dict(zip(names, row)) for row in extras.tolist()]
+        ks = [k for k, _ in extra_cols]
+        extra = []
+        for line in block:
+            cells = line.rstrip("\r\n").split(",")
+            extra.append(dict(zip(names, [cells[k] for k in ks])))
     return Chunk(list(range(first, first + len(block))), columns, extra)
 
 
@@ -609,9 +609,10 @@ class Writer:
             self.out.write(_csv_line(csv_header(variables, self.extra_names, results.names)))
             self.header_done = True
         extra_names = self.extra_names
+        listed = set(extra_names) | set(variables)  # sets: a file may have 65,536 columns
         for k, e in enumerate(chunk.extra):  # a JSON Lines key the header doesn't have: said at the end, not lost silently
             for key in e:
-                if key not in extra_names and key not in variables and key not in self.unlisted:
+                if key not in listed and key not in self.unlisted:
                     self.unlisted[key] = chunk.lines[k]
         # Each output row repeats its point, so rows can be read or joined on their own.
         numbers = [format_column(chunk.columns[v]) for v in variables]
