@@ -134,9 +134,9 @@ class Expression:
         for name, value in at.items():
             try:
                 given = np.asarray(value)
-                if given.dtype.kind not in "biufO" or (  # strings, complex; None (which float() would make nan)
-                    given.dtype.kind == "O" and any(v is None or isinstance(v, (str, bytes, complex)) for v in given.flat)
-                ):
+                if given.dtype.kind in "cSV" or (  # complex, bytes; None (which float() would make nan)
+                    given.dtype.kind == "O" and any(v is None or isinstance(v, (bytes, complex)) for v in given.flat)
+                ):  # (a numeric string, "1.5", reads as its number, as before)
                     raise TypeError
                 arr = np.asarray(given, dtype=float)
             except (TypeError, ValueError):
