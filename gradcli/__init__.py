@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what type checkers see of the lazy names below
     from .api import Expression
+    from .errors import DomainError, EvaluationError, GradcliError, GrammarError, ShapeError, UnboundError, UsageError
 
 
 def compile(source: str) -> Expression:  # noqa: A001 - as re.compile
@@ -29,4 +30,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["compile", "Expression", "__version__"]
+__all__ = [
+    "compile", "Expression", "__version__", "GradcliError", "GrammarError", "EvaluationError", "DomainError",
+    "UnboundError", "UsageError", "ShapeError",
+]  # fmt: skip

@@ -11,6 +11,9 @@ class GradcliError(Exception):
     """Base of every error a user can cause. `exit_code` follows SPEC §4."""
 
     exit_code = 2
+    # The message as the command line says it, where it differs from the API's (it names an option,
+    # `--at y=…`, where the API names an argument): the CLI prints this one when it is set.
+    cli_message: str | None = None
 
     def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)
@@ -38,9 +41,10 @@ class EvaluationError(GradcliError):
 class UnboundError(EvaluationError):
     """A free variable has no value."""
 
-    def __init__(self, message: str, missing: list[str]) -> None:
+    def __init__(self, message: str, missing: list[str], cli_message: str | None = None) -> None:
         super().__init__(message)
         self.missing = missing
+        self.cli_message = cli_message
 
 
 class DomainError(EvaluationError):

@@ -766,3 +766,36 @@ def test_missing_column_message_lists_the_header() -> None:
     result = run("diff", "a*b + c", "--points", "-", input="a,b,extra\n1,2,3\n")
     assert result.exit_code == 2
     assert "no column for c" in result.stderr and "a, b, extra" in result.stderr
+
+
+def test_a_quoted_field_over_128_kib_passes_through(tmp_path: Path) -> None:
+    """csv's default field limit is 128 KiB; a long passthrough cell is data, not a malformed row."""
+
+    note = "a, " * 70_000  # 210,000 characters, with commas: must stay quoted
+    path = tmp_path / "long.csv"
+    path.write_text(f'x,note\n1,"{note}"\n2,b\n')
+    run = subprocess.run([sys.executable, "-m", "gradcli", "eval", "x^2", "--points", str(path)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert run.returncode == 0 and run.stderr == "", run.stderr[:300]
+    csv.field_size_limit(2**31 - 1)  # for this test's own reading of the output
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows == [["x", "note", "value"], ["1", note, "1"], ["2", "b", "4"]]
+
+
+def test_a_csv_of_65536_columns_is_read_in_seconds(tmp_path: Path) -> None:
+    """A very wide file: every column passes through, no MemoryError (loadtxt's string arrays), no quadratic step."""
+
+    n = 65_536
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(["x", *(f"c{i}" for i in range(n - 1))]) + "\n" + "".join(
+        ",".join([str(r), *(str(i % 7) for i in range(n - 1))]) + "\n" for r in range(3)))  # fmt: skip
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "gradcli", "eval", "x^2", "--points", str(path)],
+                         capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+    took = time.perf_counter() - start
+    assert run.returncode == 0, run.stderr[:300]
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows[0] == ["x", *(f"c{i}" for i in range(n - 1)), "value"]
+    assert [r[0] for r in rows[1:]] == ["0", "1", "2"] and [r[-1] for r in rows[1:]] == ["0", "1", "4"]
+    assert rows[2][1:-1] == [str(i % 7) for i in range(n - 1)]
+    assert took < 30, took  # was minutes: a list membership test per cell

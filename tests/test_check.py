@@ -104,7 +104,8 @@ def assert_rows_consistent(result: CheckResult) -> None:
     """Every judged row passes iff abs_error <= atol + rtol·|numeric|, with the result's tolerances."""
     for r in result.rows:
         if np.isfinite(r.numeric):
-            assert r.bound == pytest.approx(result.atol + result.rtol * abs(r.numeric), rel=1e-12, abs=0)
+            assert r.bound == pytest.approx(result.atol + result.rtol * abs(r.numeric) + r.floor, rel=1e-12, abs=0)
+            assert r.floor >= 0
         if np.isfinite(r.autodiff) and np.isfinite(r.numeric):
             assert r.abs_error == abs(r.autodiff - r.numeric)
         if not r.kink:
@@ -696,3 +697,45 @@ def test_default_step_near_a_pole() -> None:
     assert result.ok, result.summary()
     assert result.notes and "too coarse" in result.notes[0]
     assert result.steps["x"] < 1e-7  # the step shrank below the distance to the pole
+
+
+# -- large arrays: the differences' own rounding is part of the bound, the projected step scales -----------
+
+import gradcli  # noqa: E402
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.1, 3.0), (-3.0, 3.0), (100.0, 200.0)])
+def test_a_correct_gradient_over_300000_elements_passes(lo: float, hi: float) -> None:
+    from gradcli.tools.checking import check as run_check
+
+    expr = gradcli.compile("sum(sin(x))")
+    result = run_check(expr, expr.bind({"x": np.linspace(lo, hi, 300_000)}), None, "central", 1, None, None, None, 0)
+    assert result.ok, result.summary()
+
+
+def test_a_sum_of_many_squares_passes_element_by_element() -> None:
+    """x^2 at 101 elements: checked as the gradient of Σx² ≈ 3.5e5, whose rounding (ε·Σ|f|/h) exceeds rtol·|2x|."""
+    from gradcli.tools.checking import check as run_check
+
+    expr = gradcli.compile("x^2")
+    x = np.arange(1.0, 102.0)
+    result = run_check(expr, expr.bind({"x": x}), None, "central", 1, None, None, None, 0)
+    assert result.ok, result.summary()
+    assert len(result.rows) == 101 and all(r.floor > 0 for r in result.rows)
+
+
+def test_the_rounding_floor_does_not_hide_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from gradcli.engine import primitives
+    from gradcli.engine.refs import op
+    from gradcli.tools.checking import check as run_check
+
+    wrong = dataclasses.replace(primitives.PRIMITIVES["sin"], partials=lambda x, ans: (op.cos(x) * 1.001,))
+    monkeypatch.setitem(primitives.PRIMITIVES, "sin", wrong)  # off by 0.1%
+    expr = gradcli.compile("sum(sin(x))")
+    big = run_check(expr, expr.bind({"x": np.linspace(0.1, 3.0, 300_000)}), None, "central", 1, None, None, None, 0)
+    assert not big.ok
+    squares = gradcli.compile("sin(x)*100")
+    rows = run_check(squares, squares.bind({"x": np.arange(1.0, 102.0)}), None, "central", 1, None, None, None, 0)
+    assert not rows.ok

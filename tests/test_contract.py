@@ -246,3 +246,37 @@ def test_the_caret_stands_under_the_column_after_wide_characters() -> None:
     result = run("eval", "界界 + )")
     source, caret = result.stderr.splitlines()[1:3]
     assert source == "  界界 + )" and caret == "  " + " " * 7 + "^"  # 界 takes two terminal columns
+
+
+# -- a row of --points says what the command says at that one point ---------------------------------
+
+ROW_VS_POINT = [
+    ["diff", "x^3"],
+    ["diff", "x^3", "--order", "2"],
+    ["diff", "x^3, x^2", "--order", "2"],
+    ["diff", "x^3*y", "--order", "2", "--wrt", "x"],
+    ["diff", "x^3*y", "--order", "2"],
+    ["diff", "x*y, x+y"],
+    ["hessian", "x^3"],
+    ["hessian", "x^2*y"],
+    ["jacobian", "x*y, x+y"],
+    ["eval", "x*y, x"],
+]
+
+
+@pytest.mark.parametrize("args", ROW_VS_POINT, ids=[" ".join(a) for a in ROW_VS_POINT])
+def test_a_points_row_is_the_json_at_that_point(args: list[str]) -> None:
+    """diff --order 2 by one variable is "order"/"derivative" at a point, so it is in a row too (and a
+    Hessian in both with several variables): the keys of a row are those of the command at its point."""
+    import json
+
+    at_point = runner.invoke(app, [*args, "--at", "x=2,y=3", "-f", "json"])
+    row = runner.invoke(app, [*args, "--points", "-", "-f", "json"], input="x,y\n2,3\n")
+    assert at_point.exit_code == 0 and row.exit_code == 0, (at_point.output, row.output)
+    one = json.loads(at_point.stdout)
+    one.pop("expression")
+    if args[0] == "jacobian":
+        one.pop("mode")
+    got = json.loads(row.stdout)
+    got.pop("columns", None)  # y passes through where it is no variable
+    assert got == one

@@ -114,3 +114,82 @@ def test_an_ascii_only_stdout_gets_escapes_not_an_error() -> None:
     result = subprocess.run([*GRADCLI, "trace", "x*y", "--at", "x=1,y=2"], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "\\u2202/\\u2202x = y = 2" in result.stdout
+
+
+NAN_INF_COMMANDS = [
+    ["check", "x^2", "--at", "x=inf"],
+    ["check", "x*y", "--at", "x=inf,y=0", "--method", "richardson"],
+    ["check", "x^2", "--at", "x=-inf", "--order", "2"],
+    ["check", "sum(x^2)", "--at", "x=[inf,1,2]"],
+    ["diff", "x*x - x", "--at", "x=inf"],
+    ["hessian", "x*y", "--at", "x=inf,y=0"],
+    ["verify", "x^2", "--claim", "2*x", "--at", "x=inf"],
+    ["trace", "x*x - x", "--at", "x=inf"],
+    ["plot", "1/x", "--range", "x=-1:1"],
+]
+
+
+@pytest.mark.parametrize("args", NAN_INF_COMMANDS, ids=[" ".join(a) for a in NAN_INF_COMMANDS])
+def test_no_python_warning_reaches_stderr(args: list[str]) -> None:
+    """nan and inf are answers, reported as such; numpy's RuntimeWarnings about them never leak to stderr
+    (with warnings turned on, as -W default would: only gradcli's own handling can keep them out)."""
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    run = subprocess.run([sys.executable, "-m", "gradcli", *args], capture_output=True, text=True, env=env, check=False)
+    assert "Warning" not in run.stderr.replace("gradcli: warning", ""), run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_checking_itself_silences_numpy() -> None:
+    """The math handles nan/inf itself (np.errstate), not only the CLI's net: the API doesn't warn either."""
+    import warnings
+
+    import gradcli
+    from gradcli.tools.checking import check
+
+    expr = gradcli.compile("x^2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        check(expr, expr.bind({"x": float("inf")}), None, "central", 1, None, None, None, 0)
+
+
+def _damage_cut_tables(data: dict) -> dict:  # type: ignore[type-arg]
+    data["actions"] = data["actions"][: len(data["actions"]) // 2]
+    data["rules"] = data["rules"][:3]
+    return data
+
+
+def _damage_one_row(data: dict) -> dict:  # type: ignore[type-arg]
+    row = max(data["actions"], key=len)
+    row.pop(next(iter(row)))  # a row cut short: the checksum, not an index, catches it
+    return data
+
+
+def _damage_target(data: dict) -> dict:  # type: ignore[type-arg]
+    row = data["actions"][data["start"]]
+    row[next(iter(row))] = 10**6
+    return data
+
+
+DAMAGES = [_damage_cut_tables, _damage_one_row, _damage_target, None]
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=["cut", "row", "target", "bytes"])
+def test_a_damaged_parser_cache_is_rebuilt(tmp_path: Path, damage) -> None:  # noqa: ANN001
+    """A truncated or edited parser cache is detected when it is loaded and rebuilt: right answers, no IndexError."""
+    import marshal
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    args = [sys.executable, "-m", "gradcli", "eval", "sin(x)*2 + [1, 2]@[3, 4]; where(x > 0, 1, 2)", "--at", "x=1"]
+    first = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert first.returncode == 0, first.stderr
+    (cache,) = (tmp_path / "gradcli").iterdir()
+    if damage is None:
+        cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])  # a file cut in half
+    else:
+        cache.write_bytes(marshal.dumps(damage(marshal.loads(cache.read_bytes()))))
+    again = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert (again.returncode, again.stdout, again.stderr) == (0, first.stdout, "")
+    from gradcli.language import grammar_tables
+
+    rebuilt = marshal.loads(cache.read_bytes())
+    assert grammar_tables._consistent(rebuilt)  # written back whole

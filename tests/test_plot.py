@@ -71,3 +71,55 @@ def test_image_output(tmp_path: Path) -> None:
     else:
         assert result.exit_code == 0, result.output
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _body(text: str) -> list[str]:
+    """The plot's inside: the rows between the frame's top and bottom."""
+    lines = text.splitlines()
+    top = next(k for k, line in enumerate(lines) if line.startswith("┌"))
+    bottom = next(k for k, line in enumerate(lines) if line.startswith("└"))
+    return [line.split("│")[1] if line.count("│") >= 2 else line for line in lines[top + 1 : bottom]]
+
+
+def test_legend_tells_the_series_apart_without_colour() -> None:
+    result = runner.invoke(app, ["plot", "sin(x)", "--range", "x=0:6", "--width", "50", "--height", "10"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    legend = [line for line in result.stdout.splitlines() if "df/dx" in line][0]
+    f_mark, df_mark = legend.split("f", 1)[0].split()[-1], legend.split("df/dx")[0].split()[-1]
+    assert f_mark != df_mark and set(f_mark) | set(df_mark) == {"*", "o"}
+    body = "".join(_body(result.stdout))
+    assert "*" in body and "o" in body  # each series drawn with its own marker
+
+
+def test_a_pole_is_clipped_so_f_stays_visible() -> None:
+    """1/x on [-1, 1]: its derivative -1/x² reaches -160,000 near 0; scaled to that, f would be a flat line."""
+    from gradcli.tools.plot import y_range
+
+    curve = sample(gradcli.compile("1/x"), {}, "x", -1.0, 1.0, 400)
+    lo, hi, clipped = y_range(curve)
+    assert clipped and -1e3 < lo < -1 and 1 < hi < 1e3
+    inside = (curve.f >= lo) & (curve.f <= hi)
+    assert inside.mean() > 0.9  # most of f is on the scale
+    shown = runner.invoke(app, ["plot", "1/x", "--range", "x=-1:1", "--height", "12"], env={"NO_COLOR": "1"})
+    assert shown.exit_code == 0, shown.output
+    rows_with_f = sum("*" in row for row in _body(shown.stdout))
+    assert rows_with_f >= 4, shown.stdout  # f spans several rows, not one flat line
+    assert "y axis clipped to" in shown.stdout and "--ylim" in shown.stdout
+
+
+def test_growth_is_not_clipped() -> None:
+    from gradcli.tools.plot import y_range
+
+    curve = sample(gradcli.compile("exp(x)"), {}, "x", 0.0, 10.0, 400)
+    lo, hi, clipped = y_range(curve)
+    assert not clipped and lo == 1.0 and hi == pytest.approx(np.exp(10.0))
+
+
+def test_ylim_sets_the_range() -> None:
+    result = runner.invoke(app, ["plot", "x^3", "--range", "x=-3:3", "--ylim", "-2:2", "--height", "8"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    labels = [line.rsplit("│", 1)[1].strip() for line in result.stdout.splitlines() if line.count("│") >= 2]
+    assert "y axis clipped to [-2, 2] by --ylim" in result.stdout
+    assert all(not label or abs(float(label.replace(",", ""))) <= 2 for label in labels)
+    bad = runner.invoke(app, ["plot", "x", "--range", "x=0:1", "--ylim", "3:1"])
+    assert bad.exit_code == 2 and "--ylim" in bad.stderr

@@ -62,3 +62,31 @@ def test_verify_points_checks_every_row(tmp_path: Path) -> None:
     assert wrong.exit_code == 1
     counter = json.loads(wrong.stdout)["counterexample"]
     assert counter["variable"] == "y" and counter["autodiff"] == 2 * counter["point"]["x"] * counter["point"]["y"]
+
+
+def test_check_points_keeps_every_passthrough_column(tmp_path: Path) -> None:
+    """Every input column comes through check --points, named by the rule of the other commands (ok → ok_in)."""
+    import csv
+    import io
+    import subprocess
+    import sys
+
+    text = 'x,ok,id\n1,a,"q,r"\n-1,b,c\n4,d,e\n'
+    path = write(tmp_path, text)
+    run = subprocess.run(
+        [sys.executable, "-m", "gradcli", "check", "log(x)", "--points", path], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 1, run.stderr  # the row at x=-1 can't be checked
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert list(rows[0])[:3] == ["x", "ok_in", "id"] and "ok" in rows[0]
+    source = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["x"], r["ok_in"], r["id"]) for r in rows] == [(s["x"], s["ok"], s["id"]) for s in source]
+    assert [r["ok"] for r in rows] == ["ok", "error", "ok"]
+    diff = runner.invoke(app, ["diff", "log(x)", "--points", path])  # the same header rule as diff
+    assert diff.stdout.splitlines()[0].split(",")[:3] == ["x", "ok", "id"]  # diff has no `ok` result column
+    empty = runner.invoke(app, ["check", "x^2", "--points", write(tmp_path, "x,id\n")])
+    assert empty.stdout.splitlines() == ["x,id,ok,worst,autodiff,numeric,abs_error,rel_error,kinks"]
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text('{"x": 1, "id": "a"}\n{"x": 2, "id": "b"}\n')
+    out = runner.invoke(app, ["check", "x^2", "--points", str(jsonl), "-f", "json"])
+    assert [json.loads(line)["columns"] for line in out.stdout.splitlines()] == [{"id": "a"}, {"id": "b"}]

@@ -359,6 +359,8 @@ ROW_CASES: list[tuple[str, list[str], str | None, int]] = [
     ("diff", ["diff", "log(x)*y", *P], CSV_DOMAIN, 0),
     ("diff", ["diff", "x*y", *P], CSV_BAD, 2),
     ("diff", ["diff", "x^2*y", "--order", "2", *P], CSV, 0),
+    ("diff", ["diff", "x^3", "--order", "2", *P], CSV, 0),  # one scalar variable: order and derivative
+    ("diff", ["diff", "x^3, x^2", "--order", "2", *P], CSV, 0),
     ("diff", ["diff", "x^2*y, x*y", "--order", "2", *P], CSV, 0),
     ("diff", ["diff", "sum((y - W @ x)^2)", "--wrt", "W", *P], JSONL_W, 0),
     ("diff", ["diff", "exp(z)/sum(exp(z))", *P], JSONL, 0),
@@ -380,6 +382,8 @@ ROW_CASES: list[tuple[str, list[str], str | None, int]] = [
     ("check", ["check", "sum(z^3)", *P], JSONL, 0),
     ("check", ["check", "log(x)*y", *P], CSV_DOMAIN, 1),  # a row that can't be checked
     ("check", ["check", "x*y", *P], CSV_BAD, 2),
+    ("check", ["check", "x*y", *P], CSV_ID, 0),  # passthrough columns
+    ("check", ["check", "log(x)*y", *P], "x,y,id\n-1,2,a\n", 1),  # passthrough on a row not checked
 ]
 
 

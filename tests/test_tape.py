@@ -126,3 +126,17 @@ def test_chain_rule_through_a_norm_becomes_x_over_r() -> None:
     assert np.array_equal(gx, x / r) and np.array_equal(gy, y / r)
     live = [s for s in evaluate.plan(tape, [f.lowered.outputs[0], *refs]).steps if s[1] not in ("const", "var")]
     assert len(live) == 6  # x², y², +, sqrt, x/r, y/r
+
+
+def test_a_long_literal_of_constants_gets_no_cotangent_per_element() -> None:
+    """[0, 1, …, n−1, x]: the reverse sweep indexes only the element that varies (was one index per element)."""
+    import numpy as _np
+
+    import gradcli as _gradcli
+
+    n = 20_000
+    expr = _gradcli.compile("sum([" + ",".join(str(i) for i in range(n)) + ", x] * x)")
+    tape, _ = expr.gradient_tape({"x": _np.asarray(2.0)}, ("x",), 0)
+    assert tape.ops.count("index") <= 2
+    got = float(expr.gradient({"x": 2.0})["x"])
+    assert got == sum(range(n)) + 2 * 2.0  # d/dx Σ cᵢx + x² = Σcᵢ + 2x

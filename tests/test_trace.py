@@ -335,8 +335,10 @@ def test_cli_seed_dir_partial_direction_and_repeated_option() -> None:
     )
     assert result.exit_code == 0, result.output
     data = strict_json(result.stdout)
-    (label,) = data["seeds"]
-    assert data["rows"][-1]["tangents"][label] == pytest.approx(5.5 + 2 - math.cos(5), rel=1e-14)
+    assert list(data["seeds"]) == ["x1=1", "x2=1"]  # a repeated --seed-dir is another direction, not merged
+    tangents = data["rows"][-1]["tangents"]
+    assert tangents["x1=1"] == pytest.approx(5.5, rel=1e-14)
+    assert tangents["x2=1"] == pytest.approx(2 - math.cos(5), rel=1e-14)
 
 
 def test_cli_seed_dir_unknown_variable() -> None:
@@ -690,3 +692,36 @@ def test_deep_multi_output_trace() -> None:
     assert float(t.gradients[deep]["y"]) == depth and float(t.gradients["x*y"]["x"]) == 2
     assert len(explain(t)) > depth
     assert len(trace(expr, point, "forward").rows) == depth + 3
+
+
+def test_each_seed_dir_is_its_own_direction() -> None:
+    """--seed-dir x=1 --seed-dir y=1 is two tangent columns (∂/∂x and ∂/∂y), not one merged direction x+y."""
+    import json as _json
+
+    out = CliRunner().invoke(app, ["trace", "x*y + y", "--at", "x=1,y=2", "--mode", "forward",
+                                   "--seed-dir", "x=1", "--seed-dir", "y=1", "-f", "json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    data = _json.loads(out.stdout)
+    assert data["seeds"] == {"x=1": {"x": 1}, "y=1": {"y": 1}}
+    last = data["rows"][-1]["tangents"]
+    grad = gradcli.compile("x*y + y").gradient({"x": 1.0, "y": 2.0})  # the oracle: reverse mode
+    assert last == {"x=1": float(grad["x"]), "y=1": float(grad["y"])}
+    together = CliRunner().invoke(app, ["trace", "x*y + y", "--at", "x=1,y=2", "--mode", "forward", "--seed-dir", "x=1,y=1",
+                                        "-f", "json"])  # fmt: skip
+    assert _json.loads(together.stdout)["rows"][-1]["tangents"] == {"x=1,y=1": float(grad["x"] + grad["y"])}
+
+
+def test_seed_dir_in_reverse_mode_is_an_error_not_ignored() -> None:
+    out = CliRunner().invoke(app, ["trace", "x*y", "--at", "x=1,y=2", "--seed-dir", "x=1"])
+    assert out.exit_code == 2 and "--mode forward" in out.stderr
+
+
+def test_the_gradient_of_an_array_variable_has_its_shape() -> None:
+    import json as _json
+
+    out = CliRunner().invoke(app, ["trace", "x*2", "--at", "x=[1,2]", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    want = gradcli.compile("x*2").gradient({"x": [1.0, 2.0]})["x"].tolist()
+    assert _json.loads(out.stdout)["gradient"] == {"x": want} == {"x": [2, 2]}
+    plain = CliRunner().invoke(app, ["trace", "x*2", "--at", "x=[1,2]"])
+    assert plain.stdout.splitlines()[-1] == "gradient: d/dx = [2, 2]"

@@ -90,6 +90,7 @@ def read_csv(stream: IO[str], variables: Sequence[str], skip_bad: bool, stats: S
     C; any other chunk goes through the csv module row by row, so a bad row is found with its line."""
     import itertools
 
+    csv.field_size_limit(2**31 - 1)  # a quoted field is as long as it is (the default stops at 128 KiB); C long on every OS
     lines_in = iter(stream)
     header: list[str] | None = None
     line = 0
@@ -158,21 +159,20 @@ def _fast_chunk(
         return None  # some row has the wrong number of columns: the row-by-row reader names it
     try:
         values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float, usecols=index)
-        extras = (
-            np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=str, usecols=[k for k, _ in extra_cols])
-            if extra_cols
-            else None
-        )
-    except ValueError:
-        return None
+    except (ValueError, MemoryError):
+        return None  # the row-by-row reader takes it (and names a bad row)
     if values.shape != (len(block), len(index)):
         return None
     columns = {v: np.ascontiguousarray(values[:, k]) for k, v in enumerate(variables)}
-    if extras is None:
+    if not extra_cols:
         extra: list[dict[str, str]] = [{} for _ in block]
-    else:
+    else:  # no quoting in a clean chunk: a split is the CSV reading (loadtxt's string arrays cost width × longest cell)
         names = [name for _, name in extra_cols]
-        extra = [dict(zip(names, row)) for row in extras.tolist()]
+        ks = [k for k, _ in extra_cols]
+        extra = []
+        for line in block:
+            cells = line.rstrip("\r\n").split(",")
+            extra.append(dict(zip(names, [cells[k] for k in ks])))
     return Chunk(list(range(first, first + len(block))), columns, extra)
 
 
@@ -601,6 +601,9 @@ class Writer:
         self.header_done = False
         self.extra_names: list[str] = []
         self.unlisted: dict[str, int] = {}  # JSON Lines keys first seen after the CSV header: key → first line
+        # diff --order 2 by one scalar variable: rows say "order" and "derivative", as diff at one point does
+        # (a Hessian only with several variables or an array one, as there).
+        self.derivative_rows = False
 
     def finish(self, stats: Stats, wrt: Sequence[str] | None) -> None:
         """An input with no rows still gets its CSV header (the columns it would have had)."""
@@ -631,9 +634,10 @@ class Writer:
             self.out.write(_csv_line(csv_header(variables, self.extra_names, results.names)))
             self.header_done = True
         extra_names = self.extra_names
+        listed = set(extra_names) | set(variables)  # sets: a file may have 65,536 columns
         for k, e in enumerate(chunk.extra):  # a JSON Lines key the header doesn't have: said at the end, not lost silently
             for key in e:
-                if key not in extra_names and key not in variables and key not in self.unlisted:
+                if key not in listed and key not in self.unlisted:
                     self.unlisted[key] = chunk.lines[k]
         # Each output row repeats its point, so rows can be read or joined on their own.
         numbers = [format_column(chunk.columns[v]) for v in variables]
@@ -654,6 +658,8 @@ class Writer:
             obj: dict[str, Any] = {"point": point}
             cells = [(key, json_value(col[r])) for key, col in zip(results.keys, results.values)]
             obj.update(_schema(cells, self.expr, self.kind))
+            if self.derivative_rows:
+                _as_derivative(obj, len(self.expr.output_names) == 1)
             if chunk.extra[r]:
                 obj["columns"] = {k: _strict_json(v) for k, v in chunk.extra[r].items()}
             if results.undefined[r]:
@@ -662,6 +668,17 @@ class Writer:
                 obj = {"line": chunk.lines[r], "error": "malformed row", **obj}
             lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
         self.out.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _as_derivative(obj: dict[str, Any], single: bool) -> None:
+    """A one-variable scalar Hessian row rewritten as `diff --order 2` at a point writes it: order and derivative."""
+    tables = [obj["hessian"]] if single else list(obj["hessian"].values())
+    if not all(len(t) == 1 and not isinstance(row[a], list) for t in tables for a, row in t.items()):
+        return  # several variables, or an array variable: a Hessian, as at one point
+    second = [{a: row[a] for a, row in t.items()} for t in tables]
+    hessian = obj.pop("hessian")
+    obj["order"] = 2
+    obj["derivative"] = second[0] if single else dict(zip(hessian, second))
 
 
 def _strict_json(v: Any) -> Any:

@@ -13,9 +13,41 @@ import typer
 from .. import __version__
 from ..errors import GradcliError
 
+
+class _Group(typer.core.TyperGroup):
+    """The app's group: every command's usage line names its argument `EXPR`, not Typer's `{EXPR}`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if type(command) is typer.core.TyperCommand:
+                command.__class__ = _Command
+
+
+class _Command(typer.core.TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """An expression that starts with "-" (`diff -x^2`) reads as options: say to put it after --."""
+        given = list(args)  # the parser consumes the list it is handed
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            name = getattr(exc, "option_name", None)
+            if type(exc).__name__ == "NoSuchOption" and isinstance(name, str) and not name.startswith("--"):
+                token = next((a for a in given if a.startswith(name) and not a.startswith("--")), name)
+                exc.message += (  # type: ignore[attr-defined]
+                    f'; if {token} is the expression, put it after --: gradcli {self.name} [OPTIONS] -- "{token}"'
+                )
+            raise
+
+
 app = typer.Typer(
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_Group,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 10_000},  # help as wide as the terminal
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -71,6 +103,19 @@ Grid = Annotated[
     ),
 ]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Skip malformed rows (counted on stderr) instead of failing.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings, notes or progress bar on stderr; errors still.")]
+
+
+def _quiet(quiet: bool) -> None:
+    from . import commands
+
+    commands.QUIET = quiet
+
+
+def _note(text: str) -> None:
+    from .commands import note
+
+    note(text)
 
 
 class JitMode(str, Enum):
@@ -105,9 +150,12 @@ def main(
 
 def _guard(body: Callable[[], None]) -> None:
     """Errors become messages and exit codes in one place: commands.guarded."""
-    from .commands import guarded
+    from . import commands
 
-    code = guarded(body)
+    try:
+        code = commands.guarded(body)
+    finally:
+        commands.QUIET = False  # --quiet is per command line
     if code:
         raise typer.Exit(code)
 
@@ -160,6 +208,7 @@ def _batch(
     skip_bad: bool,
     fmt: Format,
     jit: str = "auto",
+    derivative_rows: bool = False,
 ) -> None:
     """--points / --grid: stream rows through the tape a chunk at a time (see batch.py)."""
     import numpy as np
@@ -188,15 +237,15 @@ def _batch(
     chunks = batch.with_fixed(chunks, fixed)
     fast = _jit_kernel(jit, expr, kind, wrt, total, probe)
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
+    writer.derivative_rows = derivative_rows
     with _progress(total, probe) as advance:
         batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance, fast)
     writer.finish(stats, wrt)
     if writer.unlisted:
         shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])
-        typer.echo(
+        _note(
             f"gradcli: warning: JSON Lines keys first seen after the CSV header are not in the CSV: {shown};"
-            " --format json keeps every key",
-            err=True,
+            " --format json keeps every key"
         )
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=True)
@@ -226,31 +275,33 @@ def _jit_kernel(mode: str, expr: Any, kind: str, wrt: list[str] | None, total: i
 def _batch_warnings(stats: Any) -> None:
     if stats.undefined_count:
         lines = ", ".join(map(str, stats.undefined)) + (", …" if stats.undefined_count > len(stats.undefined) else "")
-        typer.echo(
-            f"gradcli: warning: the expression is undefined on {stats.undefined_count} row(s), written as nan: line {lines}",
-            err=True,
-        )
+        _note(f"gradcli: warning: the expression is undefined on {stats.undefined_count} row(s), written as nan: line {lines}")
     if stats.skipped_count:
         shown = "; ".join(f"line {ln} {why}" for ln, why in sorted(stats.skipped))
         from .commands import printable
 
-        typer.echo(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {printable(shown)}", err=True)
+        _note(f"gradcli: warning: skipped {stats.skipped_count} malformed row(s): {printable(shown)}")
 
 
 class _progress:
-    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    """A Rich progress bar on stderr while the rows go to a file or a pipe: rows, rows/s and, for a points
+    file, bytes read of its size (for a grid, rows of the total), with the time left. It is transient (cleared
+    when done), and not shown at all when stdout is the same terminal, where the rows would print under it."""
 
     def __init__(self, total_rows: int | None, probe: Any) -> None:
         self.total_rows, self.probe, self.bar = total_rows, probe, None
 
     def __enter__(self) -> Callable[[int], None]:
-        if not sys.stderr.isatty():
+        from . import commands
+
+        if not sys.stderr.isatty() or sys.stdout.isatty() or commands.QUIET:
             return lambda n: None
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(
-            TextColumn("{task.completed:,} rows"), BarColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rows]:,} rows"), BarColumn(), TextColumn("{task.fields[done]}"),
+            TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[eta]}"), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
         )  # fmt: skip
         self.bar.start()
@@ -258,24 +309,40 @@ class _progress:
         import time
 
         self.t0 = time.perf_counter()
-        self.task = self.bar.add_task("rows", total=self.total_rows, rate="")
+        self.task = self.bar.add_task("rows", total=self.total_rows, rows=0, done="", rate="", eta="")
 
         def advance(n: int) -> None:
             import time
 
             self.rows += n
-            rate = self.rows / max(time.perf_counter() - self.t0, 1e-9)
-            total = self.total_rows
-            if total is None and self.probe is not None:
-                read, size = self.probe()
-                total = int(self.rows * size / read) if size and read else None
-            self.bar.update(self.task, completed=self.rows, total=total, rate=f"{rate:,.0f} rows/s")
+            elapsed = max(time.perf_counter() - self.t0, 1e-9)
+            fields = {"rows": self.rows, "rate": f"{self.rows / elapsed:,.0f} rows/s"}
+            read, size = self.probe() if self.probe is not None else (0, None)
+            if self.total_rows is not None:
+                done, total, fields["done"] = self.rows, self.total_rows, f"of {self.total_rows:,}"
+            elif size:
+                done, total = min(read, size), size
+                fields["done"] = f"{_bytes(done)} of {_bytes(size)}"
+            else:
+                self.bar.update(self.task, completed=self.rows, **fields)
+                return
+            left = (total - done) * elapsed / max(done, 1)  # at the rate so far: known from the first chunk
+            fields["eta"] = f"{int(left) // 60}:{int(left) % 60:02d} left"
+            self.bar.update(self.task, completed=done, total=total, **fields)
 
         return advance
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n} GB"
 
 
 def _wrt_names(wrt: str | None) -> list[str] | None:
@@ -293,10 +360,15 @@ def eval_cmd(
     skip_bad: SkipBad = False,
     jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """Evaluate the expression (every output of a multi-output program)."""
+    """Evaluate the expression (every output of a multi-output program).
+
+    Example: gradcli eval "x**2 + 2*x + 1" --at x=3  →  16
+    """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "eval", None, skip_bad, format, jit.value)
             return
@@ -324,6 +396,7 @@ def diff_cmd(
     skip_bad: SkipBad = False,
     jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """Value and derivatives: the gradient, or with --order N the N-th derivative.
 
@@ -331,9 +404,12 @@ def diff_cmd(
     backward(ones)), so diff "x^2" --at x=[1,2,3] gives the slope at each point; the full matrix
     of every output element by every input element is `gradcli jacobian`. With several variables,
     --order 2 gives the Hessian and --order N the N-th derivative tensor (scalar variables).
+
+    Example: gradcli diff "x*y + sin(y)" --at x=2,y=0  →  d/dx = 0, d/dy = 3
     """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             if symbolic or mode is Mode.forward:
                 from ..errors import UsageError
@@ -343,7 +419,7 @@ def diff_cmd(
                     " by each variable (--order N) in reverse mode"
                 )
             kind = "diff" if order == 1 else "hessian" if order == 2 else f"d{order}"
-            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format, jit.value)
+            _batch(expression, at, points, grid, kind, _wrt_names(wrt), skip_bad, format, jit.value, derivative_rows=order == 2)
             return
         from .report import symbolic_report
 
@@ -358,7 +434,8 @@ def diff_cmd(
 
             expr, point = _setup(expression, at, need_point=False)
             formulas = derivative_formulas(expr, point or None, _wrt_names(wrt), latex=format is Format.latex)
-            _emit(symbolic_report(expr.text, formulas), Format.plain if format is Format.latex else format)
+            latex = format is Format.latex
+            _emit(symbolic_report(expr.text, formulas, latex), Format.plain if latex else format)
             return
         from .commands import run_diff
 
@@ -401,10 +478,15 @@ def hessian_cmd(
     skip_bad: SkipBad = False,
     jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """The Hessian matrix (forward mode over reverse mode)."""
+    """The Hessian matrix (forward mode over reverse mode).
+
+    Example: gradcli hessian "x^2*y" --at x=1,y=2  →  the rows 4 2 and 2 0
+    """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "hessian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
@@ -431,6 +513,7 @@ def jacobian_cmd(
     skip_bad: SkipBad = False,
     jit: JitOpt = JitMode.auto,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """The Jacobian of every output by every variable, as jax.jacobian: an output of shape S and a
     variable of shape T give a block of shape S + T (JSON); as text, the whole matrix, a row per
@@ -439,9 +522,12 @@ def jacobian_cmd(
 
     Reverse mode takes one sweep per output element, forward mode one pass per input element;
     --mode auto (the default) takes whichever needs fewer, as jacrev/jacfwd would be chosen.
+
+    Example: gradcli jacobian "x*y, x+y" --at x=1,y=2  →  the rows 2 1 and 1 1
     """
 
     def body() -> None:
+        _quiet(quiet)
         if points is not None or grid is not None:
             _batch(expression, at, points, grid, "jacobian", _wrt_names(wrt), skip_bad, format, jit.value)
             return
@@ -478,14 +564,18 @@ def check_cmd(
     points: Points = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
     """Compare automatic derivatives with numerical ones; exit 1 on a mismatch.
 
     An entry passes when |ad - numeric| <= atol + rtol*|numeric|. Defaults: central rtol 1e-6 atol 1e-8;
     forward/backward 1e-4, 1e-6; complex 1e-12, 1e-14; richardson 1e-9, 1e-11.
+
+    Example: gradcli check "sin(x*y)" --at x=1,y=2 --method complex
     """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.checking import check
         from .report import check_report
 
@@ -522,6 +612,8 @@ def trace_cmd(
 
     With several outputs ("f, g"): the rows of every output, shared ones once, and one adjoint column and
     one gradient per output.
+
+    Example: gradcli trace "x*w + b" --at x=1,w=2,b=3
     """
 
     def body() -> None:
@@ -534,13 +626,19 @@ def trace_cmd(
         expr, point = _setup(expression, at)
         seeds = None
         if seed_dir:
-            direction = parse_at(seed_dir)
-            for name in direction:
-                if name not in expr.variables:
-                    from ..errors import UsageError
+            from ..errors import UsageError
 
-                    raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
-            seeds = {",".join(seed_dir): direction}
+            if mode is not Mode.forward:  # reverse mode's seed is the output's 1: a direction would be ignored
+                raise UsageError("--seed-dir is the tangent direction of forward mode: add --mode forward")
+            seeds = {}
+            for given in seed_dir:  # each --seed-dir is one direction, one tangent column
+                direction = parse_at([given])
+                for name in direction:
+                    if name not in expr.variables:
+                        raise UsageError(f"--seed-dir {name}: {name} is not a variable of the expression")
+                if given in seeds:
+                    raise UsageError(f"--seed-dir {given} is given twice")
+                seeds[given] = direction
         t = trace(expr, point, mode.value, seeds)
         _emit(trace_report(expr.text, point, t, explain_steps(t) if explain else None), format)
 
@@ -584,14 +682,18 @@ def graph_cmd(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """The computational graph; with --at, nodes carry values and gradients and the gradient's flow is drawn.
 
     With several outputs ("f, g") every output is a root, marked with its label, and each gradient is given per output.
+
+    Example: gradcli graph "x*w + b" --at x=1,w=2,b=3 -o g.svg
     """
     fmt_given = format
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.graph import build, render
 
         format = _graph_format(fmt_given, output)
@@ -629,7 +731,7 @@ def graph_cmd(
                 from ..errors import UsageError
 
                 raise UsageError(f"can't write {output}: {exc.strerror}") from None
-            typer.echo(f"wrote {output}", err=True)
+            _note(f"wrote {output}")
 
     _guard(body)
 
@@ -701,11 +803,25 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
     free = [v for v in expr.variables if v not in fixed]
     chunks, _ = batch.chunks_from(path, free, skip_bad, stats)
     all_ok = True
-    if fmt is not Format.json:
-        typer.echo(",".join([*expr.variables, "ok", "worst", "autodiff", "numeric", "abs_error", "rel_error", "kinks"]))
+    verdicts = ["ok", "worst", "autodiff", "numeric", "abs_error", "rel_error", "kinks"]
+    extra_names: list[str] | None = None  # passthrough columns, named by the rule of the other commands
+
+    def header(chunk: Any) -> list[str]:
+        if stats.header is not None:  # CSV: the header's other columns
+            names = [h for h in stats.header if h not in expr.variables]
+        else:  # JSON Lines: the first well-formed row's other keys, as batch.Writer does
+            first = next((e for k, e in enumerate(chunk.extra) if k not in chunk.malformed), {}) if chunk else {}
+            names = [k for k in first if k not in expr.variables]
+        if fmt is not Format.json:
+            typer.echo(_csv_cells(batch.csv_header(list(expr.variables), names, verdicts)))
+        return names
+
     for chunk in batch.with_fixed(chunks, fixed):
+        if extra_names is None:
+            extra_names = header(chunk)
         for r, line in enumerate(chunk.lines):
             raw = {v: chunk.columns[v][r] for v in expr.variables}
+            passthrough = [str(chunk.extra[r].get(k, "")) for k in extra_names]
             if r in chunk.malformed:
                 result = None
             else:
@@ -717,7 +833,10 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 all_ok = False
                 message = "malformed row" if r in chunk.malformed else error
                 if fmt is Format.json:
-                    typer.echo(json.dumps({"line": line, "ok": False, "error": message}))
+                    bad: dict[str, Any] = {"line": line, "ok": False, "error": message}
+                    if chunk.extra[r]:
+                        bad["columns"] = {k: batch._strict_json(v) for k, v in chunk.extra[r].items()}
+                    typer.echo(json.dumps(bad, allow_nan=False))
                 else:
                     typer.echo(
                         ",".join(
@@ -726,6 +845,7 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                                     format_number(float(np.real(raw[v]))) if np.ndim(raw[v]) == 0 else '""'
                                     for v in expr.variables
                                 ),
+                                *([_csv_cells(passthrough)] if passthrough else []),
                                 "error",
                                 "",
                                 "",
@@ -753,9 +873,12 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 ]
                 point_json = {v: json_value(x) for v, x in raw.items()}
                 obj = {"line": line, "point": point_json, "ok": result.ok, "method": result.method, "rows": entries}
+                if chunk.extra[r]:
+                    obj["columns"] = {k: batch._strict_json(v) for k, v in chunk.extra[r].items()}
                 typer.echo(json.dumps(obj, allow_nan=False))
             else:
                 cells = [format_number(float(raw[v])) if np.ndim(raw[v]) == 0 else '"array"' for v in expr.variables]
+                cells += [_csv_cells(passthrough)] if passthrough else []
                 cells += ["ok" if result.ok else "FAIL", worst.variable if worst else ""]
                 cells += (
                     [format_number(x) for x in (worst.autodiff, worst.numeric, worst.abs_error, worst.rel_error)]
@@ -764,9 +887,21 @@ def _check_rows(expression: str, at: list[str] | None, path: str, skip_bad: bool
                 )
                 cells.append(str(len(result.singular)))
                 typer.echo(",".join(cells))
+    if extra_names is None:  # no rows: the header all the same
+        header(None)
     _batch_warnings(stats)
     stats.raise_if_malformed(rows_written=False)
     return all_ok
+
+
+def _csv_cells(cells: list[str]) -> str:
+    """Cells as one CSV line without its newline (quoted where a cell needs it)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
 
 
 def _parse_ranges(items: list[str] | None) -> dict[str, tuple[float, float]]:
@@ -815,10 +950,15 @@ def verify_cmd(
     points: Points = None,
     skip_bad: SkipBad = False,
     format: Fmt = Format.auto,
+    quiet: Quiet = False,
 ) -> None:
-    """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong."""
+    """Check a hand-derived derivative against automatic differentiation; exit 1 with a counterexample if wrong.
+
+    Example: gradcli verify "x**2 + 2*x + 1" --claim "2*x + 2"
+    """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.verification import verify
         from .report import verify_report
 
@@ -857,10 +997,19 @@ def plot_cmd(
     ] = None,
     width: Annotated[int, typer.Option("--width", min=20, help="Terminal plot width in characters.")] = 72,
     height: Annotated[int, typer.Option("--height", min=5, help="Terminal plot height in lines.")] = 18,
+    ylim: Annotated[
+        str | None,
+        typer.Option("--ylim", metavar="LOW:HIGH", help="The y range (default: the data's, outliers such as a pole left out)."),
+    ] = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked."""
+    """Plot the function and its derivative over a range; gaps where it is undefined, kinks marked.
+
+    Example: gradcli plot "1/x" --range x=-1:1 --ylim -5:5
+    """
 
     def body() -> None:
+        _quiet(quiet)
         from ..tools.plot import notes, sample, to_image, to_terminal
 
         ranges = _parse_ranges([range_])
@@ -869,17 +1018,16 @@ def plot_cmd(
 
             raise UsageError("plot varies one variable: --range NAME=LOW:HIGH")
         ((var, (lo, hi)),) = ranges.items()
+        y_limits = _parse_ylim(ylim)
         expr, point = _setup(expression, at, need_point=False)
         curve = sample(expr, point, var, lo, hi, points)
         if output:
-            to_image(curve, expr.text, output)
-            typer.echo(f"wrote {output}", err=True)
+            to_image(curve, expr.text, output, y_limits)
+            _note(f"wrote {output}")
         else:
-            import os
-
-            color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            typer.echo(to_terminal(curve, expr.text, width, height, color))
-        for line in notes(curve):
+            color = _colour(sys.stdout)
+            sys.stdout.write(to_terminal(curve, expr.text, width, height, color, y_limits) + "\n")  # echo would strip colour
+        for line in notes(curve, y_limits):
             typer.echo(line)
 
     _guard(body)
@@ -934,3 +1082,30 @@ def export_cmd(
         typer.echo(f"wrote {output}", err=True)
 
     _guard(body)
+
+
+def _parse_ylim(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    lo, colon, hi = text.partition(":")
+    try:
+        a, b = float(lo), float(hi)
+    except ValueError:
+        a = b = float("nan")
+    if not colon or not (a < b) or not (np.isfinite(a) and np.isfinite(b)):
+        from ..errors import UsageError
+
+        raise UsageError(f"malformed --ylim {text!r}: expected LOW:HIGH with LOW < HIGH, e.g. --ylim -5:5")
+    return a, b
+
+
+def _colour(stream: Any) -> bool:
+    """Colour on a terminal, as no-color.org and force-color.org say: a non-empty NO_COLOR turns it off,
+    a non-empty FORCE_COLOR on (even when piped); an empty one counts as unset."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(stream.isatty())

@@ -21,6 +21,15 @@ class Exit(Exception):
         self.code = code
 
 
+QUIET = False  # --quiet: no warnings, notes or progress on stderr (errors are still said)
+
+
+def note(text: str) -> None:
+    """A warning or note on stderr, unless --quiet."""
+    if not QUIET:
+        say(text, err=True)
+
+
 def say(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
@@ -44,14 +53,21 @@ def fail(message: str, code: int, detail: str | None = None) -> None:
 
 def guarded(body: Callable[[], None]) -> int:
     """The one place errors become messages and exit codes (SPEC §4). Returns the exit code."""
+    import warnings
+
     from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, GradcliError
 
     try:
         try:
-            body()
+            with warnings.catch_warnings():
+                # A nan or inf is part of the answer (printed, counted, or an error naming it): numpy's
+                # RuntimeWarnings about it are noise on stderr. The math silences them with np.errstate;
+                # this is the net for any it misses.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                body()
             sys.stdout.flush()  # a full disk shows here, while the error can still be told
         except GradcliError as exc:
-            fail(exc.message, exc.exit_code, exc.detail)
+            fail(exc.cli_message or exc.message, exc.exit_code, exc.detail)
         except Exit:
             raise
         except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
@@ -133,7 +149,7 @@ def setup(
     point = parse_at(at)
     unused = [n for n in point if n not in expr.variables and n not in CONSTANTS and n not in (wrt or ())]
     for n in unused:
-        say(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored", err=True)
+        note(f"gradcli: warning: {n} is not a variable of the expression; its value is ignored")
     used = {k: v for k, v in point.items() if k not in unused}
     if not need_point and not all(v in used for v in expr.variables):
         expr.bind({**{v: 0.0 for v in expr.variables}, **used})  # constants can't be bound, even in part
@@ -156,7 +172,7 @@ def _nothing_to_differentiate(expr: Any, names: list[str] | None) -> None:
     if not (names or expr.variables):
         from .report import nothing_to_differentiate
 
-        say(f"gradcli: note: {nothing_to_differentiate(expr.text)}", err=True)
+        note(f"gradcli: note: {nothing_to_differentiate(expr.text)}")
 
 
 def run_eval(expression: str, at: list[str] | None, fmt: str) -> None:

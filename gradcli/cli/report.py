@@ -294,21 +294,37 @@ def to_json(report: Report) -> str:
 
 def print_table(report: Report) -> None:
     """A Rich table on stdout; Rich is imported only when a table is asked for."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    table = Table(title=escape(report.title), title_justify="left", show_header=any(report.columns))
-    for k, col in enumerate(report.columns):
-        table.add_column(escape(col), justify="left" if k == 0 else "right", style="bold" if k == 0 else None)
-    for row in report.rows:
-        table.add_row(*(escape(c) for c in row))
     for line in report.header:
-        console.print(escape(line))
-    console.print(table)
+        console.print(escape(line), soft_wrap=True)
+    columns = len(report.columns) or max((len(r) for r in report.rows), default=1)
+    widths = [
+        max([cell_len(c) for c in report.columns[k : k + 1]] + [cell_len(r[k]) for r in report.rows if k < len(r)] + [0])
+        for k in range(columns)
+    ]
+    if sum(widths) + 3 * columns + 1 > console.width and len(report.columns) > 1:
+        # Too wide for the terminal: one block per row, "column: value", so no number is ever cut short.
+        if report.title:
+            console.print(escape(report.title), soft_wrap=True)
+        for row in report.rows:
+            console.print(f"[bold]{escape(row[0])}[/bold]" if row[0] else "", soft_wrap=True)
+            for col, cell in zip(report.columns[1:], row[1:]):
+                console.print(f"  {escape(col)}: {escape(cell)}" if col else f"  {escape(cell)}", soft_wrap=True)
+    else:
+        table = Table(title=escape(report.title), title_justify="left", show_header=any(report.columns))
+        for k, col in enumerate(report.columns):
+            style = "bold" if k == 0 else None
+            table.add_column(escape(col), justify="left" if k == 0 else "right", style=style, overflow="fold")
+        for row in report.rows:
+            table.add_row(*(escape(c) for c in row))
+        console.print(table)
     for line in report.footer:
-        console.print(escape(line))
+        console.print(escape(line), soft_wrap=True)
 
 
 def _short(x: float | None) -> str:
@@ -529,8 +545,10 @@ def trace_report(expression: str, point: Mapping[str, np.ndarray], t: Any, expla
     return Report(data, plain, expression, columns, table_rows, [], footer)
 
 
-def symbolic_report(expression: str, formulas: Any) -> Report:
-    """`diff --symbolic`: the derivative formulas, shared parts bound first; every output's, for several."""
+def symbolic_report(expression: str, formulas: Any, latex: bool = False) -> Report:
+    """`diff --symbolic`: the derivative formulas, shared parts bound first; every output's, for several.
+
+    As LaTeX, several lines are one `aligned` environment, partials written ∂f/∂x."""
     data: dict[str, Any] = {"expression": expression}
     if formulas.outputs:
         data["outputs"] = list(formulas.outputs)
@@ -544,6 +562,19 @@ def symbolic_report(expression: str, formulas: Any) -> Report:
     lines = [f"{n} = {f}" for n, f in formulas.bindings]
     lines += [entries[0][1]] if single else [f"{k} = {f}" for k, f in entries]
     rows = [(n, f) for n, f in formulas.bindings] + entries
+    if latex and not single:
+        from ..tools.symbolic import latex_name
+
+        if formulas.outputs:
+            heads = [
+                f"\\frac{{\\partial}}{{\\partial {latex_name(v)}}} \\left({o}\\right)"
+                for o, row in formulas.derivatives.items()
+                for v in row
+            ]
+        else:
+            heads = [f"\\frac{{\\partial f}}{{\\partial {latex_name(v)}}}" for v in formulas.derivatives]
+        body = [f"{latex_name(n)} &= {f}" for n, f in formulas.bindings] + [f"{h} &= {f}" for h, (_, f) in zip(heads, entries)]
+        lines = ["\\begin{aligned}", *(line + " \\\\" for line in body[:-1]), body[-1], "\\end{aligned}"]
     return Report(data, lines, expression, ("", "formula"), rows)
 
 

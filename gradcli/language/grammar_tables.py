@@ -72,7 +72,7 @@ def compute(text: str) -> dict[str, Any]:
                     rules.append(_rule(arg))
                 row[str(symbol)] = ~index[arg]
         actions.append(row)
-    return {
+    data = {
         "format": FORMAT,
         "grammar": text,
         "terminals": [
@@ -84,6 +84,14 @@ def compute(text: str) -> dict[str, Any]:
         "actions": actions,
         "rules": rules,
     }
+    data["check"] = _checksum(data)
+    return data
+
+
+def _checksum(data: dict[str, Any]) -> int:
+    """A CRC of the tables, so a cache file changed in any way (a row cut short, a byte flipped) is rebuilt."""
+    keys = ("terminals", "ignore", "start", "end", "actions", "rules")
+    return zlib.crc32(repr(tuple(data[k] for k in keys)).encode("utf-8"))  # repr: marshal output varies with interning
 
 
 def _regex(pattern: Any) -> str:
@@ -127,7 +135,43 @@ def _read(path: str, text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("grammar") != text:
         return None
-    return data
+    return data if _consistent(data) else None  # a damaged (truncated, edited) cache is rebuilt, never run
+
+
+def _consistent(data: dict[str, Any]) -> bool:
+    """The tables hang together: every shift/goto target is a state, every reduction a rule, every rule's
+    recipe within its symbols, every terminal a regex. Cheap (one pass over plain data), and it is what
+    keeps a damaged file from becoming an IndexError in the middle of a parse."""
+    try:
+        if data.get("check") != _checksum(data):
+            return False
+        actions, rules, terminals = data["actions"], data["rules"], data["terminals"]
+        if not (isinstance(actions, list) and isinstance(rules, list) and isinstance(terminals, list) and actions and rules):
+            return False
+        states, n_rules = len(actions), len(rules)
+        if not (0 <= data["start"] < states and 0 <= data["end"] < states) or not isinstance(data["ignore"], list):
+            return False
+        for row in actions:
+            if not isinstance(row, dict):
+                return False
+            for symbol, target in row.items():
+                if not isinstance(symbol, str) or type(target) is not int or not (-n_rules <= target < states):
+                    return False
+        for rule in rules:
+            name, size, callback, expand1, recipe = rule
+            if not (isinstance(name, str) and type(size) is int and size >= 0 and isinstance(expand1, bool)):
+                return False
+            if callback is not None and not isinstance(callback, str):
+                return False
+            for kind, i in recipe:
+                if kind not in (TAKE, SPLICE, NONE) or type(i) is not int or not (0 <= i <= max(size - 1, 0)):
+                    return False
+        for name, regex, literal in terminals:
+            if not isinstance(name, str) or not isinstance(regex, str) or not (literal is None or isinstance(literal, str)):
+                return False
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _write(path: str, data: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..api import Expression
 from ..engine import evaluate
-from ..engine.numeric import METHODS, TOLERANCES, Estimate, default_step, directional
+from ..engine.numeric import EPS, METHODS, TOLERANCES, Estimate, default_step, directional
 from ..engine.primitives import PRIMITIVES
 from ..engine.tape import Tape
 from ..errors import GradcliError, UsageError
@@ -35,7 +35,8 @@ class Row:
     rel_error: float
     estimate: float | None  # the numerical method's own error estimate
     ok: bool
-    bound: float  # atol + rtol·|numeric|: the error allowed
+    bound: float  # atol + rtol·|numeric| (+ the differences' rounding floor, see check): the error allowed
+    floor: float = 0.0  # the rounding error of the differences themselves, c·ε·Σ|f|/h, part of the bound
     kink: bool = False  # on a kink: judged against the one-sided slopes instead
     one_sided: tuple[float, float] | None = None  # (left, right) slopes along this entry, at a kink
     var: str = ""  # the variable this entry moves
@@ -90,7 +91,8 @@ class CheckResult:
         worst = max(judged, key=lambda r: r.badness)
         error, bound = (format_number(float(f"{v:.3g}")) for v in (worst.abs_error, worst.bound))
         relation = "≤" if worst.abs_error <= worst.bound else ">"
-        return f"{head}; worst {worst.variable}: |ad − numeric| = {error} {relation} atol + rtol·|numeric| = {bound}"
+        rounding = " + rounding floor" if worst.floor > 0.1 * (worst.bound - worst.floor) else ""
+        return f"{head}; worst {worst.variable}: |ad − numeric| = {error} {relation} atol + rtol·|numeric|{rounding} = {bound}"
 
 
 def check(
@@ -123,9 +125,14 @@ def check(
 
     values = [expr.evaluate(point, k) for k in range(len(expr.output_names))]  # domain errors first
     notes: list[str] = []
+    # Σ|f| per output: a difference of two values of f can't be more exact than their rounding, about
+    # ε·Σ|elements| each (an output summed over 300,000 elements, or a sum of squares near 10⁵).
+    with np.errstate(all="ignore"):
+        magnitude = [float(np.sum(np.abs(v))) for v in values]
     if any(np.ndim(v) for v in values):
         if sum(np.size(v) for v in values) <= MAX_SPLIT_OUTPUT:
             expr = expr.elements(point)  # every element of an array output on its own: the whole Jacobian
+            magnitude = [float(abs(e)) for v in values for e in np.ravel(v)]
         else:
             notes.append(
                 f"array outputs of more than {MAX_SPLIT_OUTPUT} elements: checked as the gradient of the sum of each"
@@ -137,6 +144,7 @@ def check(
         if note:
             notes.append(note)
     default_rtol, default_atol = TOLERANCES[method]  # after a fallback, the defaults of the method used
+    rounding = ROUNDING.get(method, 0.0) if rtol is None and atol is None else 0.0  # --rtol/--atol: exactly those
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
 
@@ -161,6 +169,11 @@ def check(
                 projected = text == "·u"
                 scale = float(np.max(np.abs(x), initial=0.0) if projected else abs(x[idx]))
                 h = step if step is not None else default_step(method, scale)
+                if projected and step is None and method != "complex":
+                    # Along a unit u each element moves only by h·uᵢ ≈ h/√n, while the rounding of f is ε·Σ|f| with
+                    # Σ|f| ∝ n: a step n^(1/4) times larger cuts that rounding and still moves each element less
+                    # than an element-wise check would (so the truncation error stays below it).
+                    h *= x.size**0.25
                 g = partial(probe, target, direction)
                 bound = lambda v: atol + rtol * abs(v)  # noqa: E731
                 est = _estimate(g, method, h, f"{var}{text}", notes, None if step is not None else bound)
@@ -171,7 +184,8 @@ def check(
                 else:
                     ad_value = float(np.asarray(values)[idx] if np.ndim(values) else values)
                 name = _row_name(label, target, var + text, order)
-                row = _row(name, ad_value, est, rtol, atol)
+                floor = rounding * EPS * magnitude[out] / est.step if order == 1 and est.step > 0 else 0.0
+                row = _row(name, ad_value, est, rtol, atol, floor if np.isfinite(floor) else 0.0)
                 row.var = var
                 if singular:
                     _judge_kink(row, g, default_step("forward", scale), order)
@@ -190,12 +204,17 @@ def _row_name(label: str, target: tuple[str, ...], text: str, order: int) -> str
     return f"d2{label[1:-1]}/d{target[0]}d{text}" if label else f"d2/d{target[0]}d{text}"
 
 
-def _row(name: str, ad: float, est: Estimate, rtol: float, atol: float) -> Row:
+# The rounding error of a difference quotient, in units of ε·Σ|f|/h: central (f₊ − f₋)/2h carries two
+# roundings of about 2ε·Σ|f| each (a few ulps per element, and the sum), over 2h; one-sided ones over h.
+ROUNDING = {"central": 4.0, "forward": 8.0, "backward": 8.0}
+
+
+def _row(name: str, ad: float, est: Estimate, rtol: float, atol: float, floor: float = 0.0) -> Row:
     num = est.value
     abs_err = abs(ad - num) if np.isfinite(ad) and np.isfinite(num) else (0.0 if ad == num else np.inf)
     rel_err = abs_err / abs(num) if num != 0 else (0.0 if abs_err == 0 else np.inf)
-    bound = atol + rtol * abs(num) if np.isfinite(num) else np.inf
-    return Row(name, ad, num, abs_err, rel_err, est.error, bool(abs_err <= bound), bound)
+    bound = atol + rtol * abs(num) + floor if np.isfinite(num) else np.inf
+    return Row(name, ad, num, abs_err, rel_err, est.error, bool(abs_err <= bound), bound, floor=floor)
 
 
 def _estimate(
@@ -273,7 +292,8 @@ def _probe(
     def moved(var: str, direction: np.ndarray, t: float | complex) -> dict[str, np.ndarray]:
         p = dict(point)
         base = np.asarray(p[var], dtype=complex if complex_step else float)
-        p[var] = base + t * direction
+        with np.errstate(all="ignore"):  # inf + t·0 is nan: the check reports it, numpy need not warn
+            p[var] = base + t * direction
         return p
 
     if order == 1:

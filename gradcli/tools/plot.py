@@ -112,23 +112,61 @@ def _gaps(x: np.ndarray, f: np.ndarray) -> list[tuple[float, float]]:
     return gaps
 
 
-def to_terminal(curve: Curve, title: str, width: int = 72, height: int = 18, color: bool = False) -> str:
+def y_range(curve: Curve, ylim: tuple[float, float] | None = None) -> tuple[float, float, bool]:
+    """The y range to draw, and whether it clips the data. --ylim wins; otherwise each series' values
+    within 5 interquartile ranges of its middle half, unless that keeps most of the full range anyway:
+    so a pole (1/x at 0, its derivative -1/x² far steeper) doesn't squash f to a flat line, while a
+    function that merely grows (exp) is drawn whole."""
+    values = [v[np.isfinite(v)] for v in (curve.f, curve.df)]
+    every = np.concatenate(values)
+    if ylim is not None:
+        return ylim[0], ylim[1], bool(every.size and (every.min() < ylim[0] or every.max() > ylim[1]))
+    if not every.size:
+        return -1.0, 1.0, False
+    full = (float(every.min()), float(every.max()))
+    lows, highs = [], []
+    for v in values:
+        if not v.size:
+            continue
+        q1, q3 = np.percentile(v, [25, 75])
+        fence = 5 * (q3 - q1)
+        lows.append(max(float(v.min()), q1 - fence))
+        highs.append(min(float(v.max()), q3 + fence))
+    lo, hi = min(lows), max(highs)
+    if hi - lo <= 0 or (full[1] - full[0]) <= 4 * (hi - lo):
+        lo, hi = full
+        if hi == lo:
+            lo, hi = lo - 1, hi + 1
+        return lo, hi, False
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad, True
+
+
+def to_terminal(
+    curve: Curve, title: str, width: int = 72, height: int = 18, color: bool = False, ylim: tuple[float, float] | None = None
+) -> str:
     from uniplot import plot_to_string
 
+    lo, hi, clipped = y_range(curve, ylim)
+    inside = lambda v: np.where((v >= lo) & (v <= hi), v, np.nan)  # noqa: E731  # off the scale: not drawn
+    options = {} if color else {"character_set": "ascii", "force_ascii_characters": ["*", "o"]}  # told apart without colour
     text = plot_to_string(
-        ys=[curve.f, curve.df],
+        ys=[inside(curve.f), inside(curve.df)],
         xs=[curve.x, curve.x],
         lines=True,
         width=width,
         height=height,
-        legend_labels=["f", f"df/d{curve.variable}"],
+        legend_labels=["f", f"df/d{curve.variable}"],  # with their markers (* and o without colour)
         title=title,
         color=color,
+        y_min=lo,
+        y_max=hi,
+        **options,
     )
     return text if isinstance(text, str) else "\n".join(text)
 
 
-def to_image(curve: Curve, title: str, path: str) -> None:
+def to_image(curve: Curve, title: str, path: str, ylim: tuple[float, float] | None = None) -> None:
     try:
         import matplotlib
 
@@ -137,8 +175,11 @@ def to_image(curve: Curve, title: str, path: str) -> None:
     except ImportError:
         raise UsageError("writing an image needs matplotlib: pip install 'gradcli[plot]'") from None
     fig, ax = plt.subplots(figsize=(8, 5))
-    ax.plot(curve.x, curve.f, label="f")
-    ax.plot(curve.x, curve.df, label=f"df/d{curve.variable}")
+    ax.plot(curve.x, curve.f, label="f", linestyle="-")
+    ax.plot(curve.x, curve.df, label=f"df/d{curve.variable}", linestyle="--")  # told apart in grey too
+    lo, hi, clipped = y_range(curve, ylim)
+    if clipped or ylim is not None:
+        ax.set_ylim(lo, hi)
     for k in curve.kinks:
         ax.axvline(k, linestyle=":", color="grey")
     for a, b in curve.undefined:
@@ -155,10 +196,14 @@ def to_image(curve: Curve, title: str, path: str) -> None:
         plt.close(fig)
 
 
-def notes(curve: Curve) -> list[str]:
+def notes(curve: Curve, ylim: tuple[float, float] | None = None) -> list[str]:
     from ..numfmt import format_number
 
     lines = []
+    lo, hi, clipped = y_range(curve, ylim)
+    if clipped:
+        how = "by --ylim" if ylim is not None else "to leave out outliers; --ylim LOW:HIGH to choose"
+        lines.append(f"y axis clipped to [{format_number(float(f'{lo:.4g}'))}, {format_number(float(f'{hi:.4g}'))}] {how}")
     if curve.kinks:
         lines.append(
             "kinks (the derivative jumps) near "

@@ -76,7 +76,8 @@ def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas
                 needed.add(a)
                 stack.append(a)
     inline = _texts(tape, needed, {}, latex)
-    shared = [i for i in sorted(needed) if uses.get(i, 0) > 1 and tape.ops[i] not in ("var", "const") and len(inline[i][0]) > 6]
+    leaves = ("var", "const", *_COMPARISONS)  # a comparison reads best where it is used
+    shared = [i for i in sorted(needed) if uses.get(i, 0) > 1 and tape.ops[i] not in leaves and len(inline[i][0]) > 6]
     taken = {var_text(p) for op, p in zip(tape.ops, tape.params) if op == "var"}
     let_names: dict[int, str] = {}
     k = 0
@@ -85,36 +86,153 @@ def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas
         while f"t{k}" in taken:
             k += 1
         let_names[i] = f"t{k}"
-    bound = _texts(tape, needed, let_names, latex)
+    printer = _Printer(tape, let_names, latex)
+    bound = printer.run(needed)
     with_lets = sum(len(bound[i][0]) for i in shared) + sum(len(bound[r][0]) for r in live)
     without = sum(len(inline[r][0]) for r in live)
     zero = "0"
     if not shared or without <= with_lets:
         return Formulas([], {n: inline[r][0] if r is not None else zero for n, r in roots.items()})
-    bindings = [(let_names[i], _texts_one(tape, i, bound, latex)) for i in shared]
+    bindings = [(let_names[i], printer.definitions[i]) for i in shared]
     return Formulas(bindings, {n: bound[r][0] if r is not None else zero for n, r in roots.items()})
 
 
-def _texts_one(tape: Tape, i: int, texts: dict[int, tuple[str, int]], latex: bool) -> str:
-    """The definition of a bound name: its instruction over its arguments' (possibly bound) texts."""
-    return _apply(tape.ops[i], [texts[a] for a in tape.args[i]], tape.params[i], latex)[0]
+_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 
 
 def _texts(tape: Tape, needed: set[int], names: dict[int, str], latex: bool) -> dict[int, tuple[str, int]]:
-    texts: dict[int, tuple[str, int]] = {}
-    for i in sorted(needed):
-        if i in names:
-            texts[i] = (names[i], ATOM)
-        elif tape.ops[i] == "const":
-            text = const_text(tape.params[i])
-            if latex and text == "pi":
-                text = "\\pi"
-            texts[i] = (text, 3 if text.startswith("-") else ATOM)
-        elif tape.ops[i] == "var":
-            texts[i] = (var_text(tape.params[i]), ATOM)
-        else:
-            texts[i] = _apply(tape.ops[i], [texts[a] for a in tape.args[i]], tape.params[i], latex)
-    return texts
+    """Each instruction's text, in gradcli syntax that reads back to the same numbers (or LaTeX).
+
+    A comparison is 1 or 0, but the language allows comparisons only in the condition of `where`, so
+    where one is used as a number it is written `where(c, 1, 0)` (`where(c, k, 0)` for k times it).
+    Such indicator texts are kept raw in `texts` and wrapped by their consumers (see `_Printer.value`).
+    """
+    return _Printer(tape, names, latex).run(needed)
+
+
+class _Printer:
+    def __init__(self, tape: Tape, names: dict[int, str], latex: bool) -> None:
+        self.tape, self.names, self.latex = tape, names, latex
+        self.texts: dict[int, tuple[str, int]] = {}
+        self.indicator: set[int] = set()  # instructions whose raw text is a comparison (or a product of them)
+        self.definitions: dict[int, str] = {}  # bound instruction → the text its name stands for
+
+    def run(self, needed: set[int]) -> dict[int, tuple[str, int]]:
+        tape, texts = self.tape, self.texts
+        for i in sorted(needed):
+            if i in self.names:  # its definition, then its name for the instructions that use it
+                text, prec = self._node(i)
+                self.definitions[i] = f"where({text}, 1, 0)" if i in self.indicator and not self.latex else text
+                if i in self.indicator and self.latex:
+                    self.definitions[i] = f"\\left[{text}\\right]"
+                texts[i] = (latex_name(self.names[i]) if self.latex else self.names[i], ATOM)
+            elif tape.ops[i] == "const":
+                texts[i] = self._const(tape.params[i])
+            elif tape.ops[i] == "var":
+                name = var_text(tape.params[i])
+                texts[i] = (latex_name(name) if self.latex else name, ATOM)
+            else:
+                texts[i] = self._node(i)
+        # A root or a bound name that is a comparison is a number: wrap it.
+        for i in self.indicator:
+            if i not in self.names:
+                texts[i] = self.value(i)
+        return texts
+
+    def _const(self, value: np.ndarray) -> tuple[str, int]:
+        text = const_text(value)
+        if text in ("nan", "-nan"):  # the language has no nan literal; inf - inf is one
+            text = "\\text{NaN}" if self.latex else "(inf - inf)"
+        elif self.latex:
+            text = {"pi": "\\pi", "inf": "\\infty", "-inf": "-\\infty"}.get(text, text)
+        return text, (3 if text.startswith("-") else ATOM)
+
+    def value(self, a: int) -> tuple[str, int]:
+        """Argument `a` used as a number."""
+        text, prec = self.texts[a]
+        if a not in self.indicator or a in self.names:
+            return text, prec
+        if self.latex:
+            return f"\\left[{text}\\right]", ATOM  # the Iverson bracket: 1 where it holds, else 0
+        return f"where({text}, 1, 0)", ATOM
+
+    def _is_const(self, a: int) -> bool:
+        v = self.tape.const_value(a) if self.tape.ops[a] == "const" else None
+        return v is not None and v.shape == () and bool(np.isfinite(v))
+
+    def _node(self, i: int) -> tuple[str, int]:
+        tape, texts, latex = self.tape, self.texts, self.latex
+        op, args, param = tape.ops[i], tape.args[i], tape.params[i]
+        if op in _COMPARISONS:
+            self.indicator.add(i)
+            a, b = (self.value(x) for x in args)
+            if latex:
+                sym = {"lt": "<", "le": "\\leq", "gt": ">", "ge": "\\geq", "eq": "=", "ne": "\\neq"}[op]
+                return f"{a[0]} {sym} {b[0]}", 0
+            return apply_text(op, [a, b])
+        if op == "where":
+            c, a, b = texts[args[0]], self.value(args[1]), self.value(args[2])
+            if latex:
+                return (
+                    f"\\begin{{cases}} {a[0]} & \\text{{if }} {c[0]} \\neq 0 \\\\ {b[0]} & \\text{{otherwise}} \\end{{cases}}"
+                    if args[0] not in self.indicator
+                    else f"\\begin{{cases}} {a[0]} & \\text{{if }} {c[0]} \\\\ {b[0]} & \\text{{otherwise}} \\end{{cases}}"
+                ), ATOM
+            return f"where({c[0]}, {a[0]}, {b[0]})", ATOM
+        if op in ("mul", "mul0"):
+            x, y = args
+            if x in self.indicator and y in self.indicator and x not in self.names and y not in self.names:
+                self.indicator.add(i)  # both 0/1: the product is one too, and reads as one condition
+                if latex:
+                    return f"{texts[x][0]} \\land {texts[y][0]}", 0
+                return apply_text("mul", [texts[x], texts[y]])
+        if op in ("mul", "mul0") and not latex:
+            x, y = args
+            for c, k in ((x, y), (y, x)):
+                if c in self.indicator and c not in self.names and self._is_const(k):
+                    return f"where({texts[c][0]}, {texts[k][0]}, 0)", ATOM
+        if op == "mul0":
+            x, y = args
+            if any(self._is_const(a) and float(tape.const_value(a)) != 0 for a in args) or latex:
+                op = "mul"  # a finite nonzero factor: 0 only where the other is, as plain *
+            else:  # g·d with the (co)tangent g first: 0 where g is 0, even against an infinite d
+                d = self.value(y)
+                if x in self.indicator and x not in self.names:
+                    return f"where({texts[x][0]}, {d[0]}, 0)", ATOM
+                if tape.ops[x] == "where" and x not in self.names:
+                    branches = [tape.const_value(b) if tape.ops[b] == "const" else None for b in tape.args[x][1:]]
+                    if all(v is not None and v.shape == () and float(v) in (0.0, 1.0) for v in branches):
+                        picked = ["0" if float(v) == 0 else d[0] for v in branches]  # type: ignore[arg-type]
+                        return f"where({texts[tape.args[x][0]][0]}, {picked[0]}, {picked[1]})", ATOM
+                g = self.value(x)
+                product = apply_text("mul", [g, d])[0]
+                return f"where({apply_text('eq', [g, ('0', ATOM)])[0]}, 0, {product})", ATOM
+        values = [self.value(a) for a in args]
+        if op == "mul" and args[0] == args[1]:  # b*b → b^2 (numpy's square is the same product)
+            return self._apply("pow", [values[0], ("2", ATOM)], None)
+        if op == "div" and tape.ops[args[0]] == "div" and tape.args[args[0]][1] == args[1] and args[0] not in self.names:
+            inner = self.value(tape.args[args[0]][0])  # a/b/b → a/b^2
+            return self._apply("div", [inner, self._apply("pow", [values[1], ("2", ATOM)], None)], None)
+        if op == "neg":
+            (text, prec) = values[0]
+            if prec == 2 and not text.startswith("-") and not latex:
+                return f"-{text}", 2  # -(a/b) → -a/b: (-a)/b is the same number
+            if prec == 2 and latex and not text.startswith("-"):
+                return f"-{text}", 2
+        return self._apply(op, values, param)
+
+    def _apply(self, op: str, args: list[tuple[str, int]], param: Hashable) -> tuple[str, int]:
+        return _apply(op, args, param, self.latex)
+
+
+def latex_name(name: str) -> str:
+    """A name as LaTeX: x1 → x_{1}, w_2 → w_{2}, t3 → t_{3}, a long name upright."""
+    import re
+
+    m = re.fullmatch(r"([^\W\d_]+)_?(\d+)", name) or re.fullmatch(r"([^\W\d_]+)_(\w+)", name)
+    if m:
+        return f"{latex_name(m.group(1))}_{{{m.group(2)}}}"
+    return name if len(name) == 1 else f"\\mathrm{{{name}}}"
 
 
 def _apply(op: str, args: list[tuple[str, int]], param: Hashable, latex: bool) -> tuple[str, int]:
@@ -125,6 +243,8 @@ def _apply(op: str, args: list[tuple[str, int]], param: Hashable, latex: bool) -
         raise UsageError("this derivative needs polygamma, which gradcli's language can't write; use diff without --symbolic")
     if op in ("unbroadcast", "broadcast_like", "index", "size_of", "matmul_grad_a", "matmul_grad_b"):
         raise UsageError("--symbolic prints derivatives of scalar programs; this one reshapes arrays")
+    if op == "mul0":
+        op = "mul"
     return latex_text(op, args) if latex else apply_text(op, args, param)
 
 

@@ -202,7 +202,12 @@ def trace(
         rows.append(row)
     rows.sort(key=lambda r: r.op != "input")  # inputs first, as the classic trace tables list them
     gradients = {
-        label: {v: np.zeros(shapes[v]) if g is None else values[g] for v, g in zip(var_index, grads[label])} for label in grads
+        # The sweep is seeded with a scalar 1, so a gradient may come out as a scalar: it has its variable's shape.
+        label: {
+            v: np.zeros(shapes[v]) if g is None else np.broadcast_to(values[g], shapes[v])
+            for v, g in zip(var_index, grads[label])
+        }
+        for label in grads
     }
     return Trace(mode, labels, tuple(names[o] for o in outs), rows, seeds, gradients)
 

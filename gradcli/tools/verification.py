@@ -193,6 +193,7 @@ def parse_claims(
         raise UsageError('nothing to verify: give a claim, e.g. --claim "2*x + 2" or --claim x="2*x*y"')
     wrt_names = _wrt_names(expression, wrt)
     known = _ordered_union(expression.variables, wrt_names)
+    claims = _as_printed(claims, known)
     parsed: list[Claim] = []
     seen: dict[Partial, str] = {}
     for raw in claims:
@@ -236,6 +237,49 @@ def parse_claims(
         seen[partial] = raw
         parsed.append(Claim(partial, raw, formula))
     return parsed
+
+
+_PARTIAL_LINE = re.compile(r"^\s*d/d((?!\d)\w+)\s*=(?!=)(.*)\Z", re.DOTALL)
+
+
+def _as_printed(claims: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Claims as `diff --symbolic` prints them: `d/dx = F` is `x=F`, and a binding `t1 = G` (its name no
+    variable, used by another claim) is a statement put before every claim that uses it. A whole printed
+    output (bindings, then `d/dx = …` lines) is one claim per partial."""
+    lines: list[str] = []
+    for raw in claims:
+        parts = [p for p in raw.splitlines() if p.strip()]
+        printed = len(parts) > 1 and any(_PARTIAL_LINE.match(p) for p in parts)
+        printed = printed and all(_PARTIAL_LINE.match(p) or _binding(p, known) for p in parts)
+        lines += parts if printed else [raw]
+    bindings: list[tuple[str, str]] = []
+    rest: list[str] = []
+    for raw in lines:
+        m = _PARTIAL_LINE.match(raw)
+        if m and "\n" not in raw:
+            raw = f"{m.group(1)}={m.group(2)}"
+        b = _binding(raw, known)
+        if b and any(re.search(rf"(?<!\w){re.escape(b[0])}(?!\w)", other) for other in lines if other is not raw):
+            bindings.append(b)
+        else:
+            rest.append(raw)
+    if not bindings:
+        return rest
+    out = []
+    for raw in rest:
+        m = _KEY.match(raw)
+        key, text = (m.group(1) + "=", m.group(2)) if m and all(n.strip() in known for n in m.group(1).split(",")) else ("", raw)
+        used = [f"{n} = {g}" for n, g in bindings]
+        out.append(key + "\n".join([*used, text.strip()]))
+    return out
+
+
+def _binding(line: str, known: Sequence[str]) -> tuple[str, str] | None:
+    """`t1 = formula` with t1 no variable of the expression: a shared part `diff --symbolic` bound."""
+    m = _KEY.match(line)
+    if not m or "," in m.group(1) or m.group(1).strip() in known or re.search(r"[;\n]", m.group(2)):
+        return None
+    return m.group(1).strip(), m.group(2).strip()
 
 
 def _split_key(raw: str, known: Sequence[str]) -> tuple[Partial | None, str]:

@@ -40,8 +40,11 @@ def _stack_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param
     return op.stack(*(_or_zero(x, a) for x, a in zip(t, args)))
 
 
-def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, ...]:
-    return tuple(op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args))
+def _stack_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref | None, ...]:
+    # A constant element gets no cotangent: a literal of 10⁶ numbers and one x costs one index, not 10⁶.
+    return tuple(
+        None if a.tape.ops[a.i] == "const" else op.unbroadcast(op.index(g, param=k), a) for k, a in enumerate(args)
+    )
 
 
 def _index_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref]:
