@@ -261,7 +261,7 @@ def _lse_steps(x: np.ndarray, lead: int, param: Hashable) -> tuple[np.ndarray, S
     y = y_0 + log s, s_0 = 1. Returns y's coefficients (filled as the stepper runs) and the stepper."""
     e = np.empty(x.shape)
     axes = _reduced(x[0], lead, param)
-    kept = x.shape[:1] + tuple(1 if i + 1 in axes else n for i, n in enumerate(x.shape[1:]))
+    kept = x.shape[:1] + tuple(1 if i in axes else n for i, n in enumerate(x.shape[1:]))
     s = np.empty(kept)
     logs = np.empty(kept)
 
