@@ -141,8 +141,15 @@ ROWS = [
     Row("stack", "sum([x, x^2] * [3, x])", 3 * X + X**3, (R(1, 3),)),
     # arrays, indexing, linear algebra (SymPy's matrices as the oracle where it helps)
     Row("getitem", "dot([x, x^2, sin(x)][1:], [2, 3])", 2 * X**2 + 3 * sp.sin(X), (R(1, 3),)),
-    Row("transpose", "dot(flatten(transpose([[x, 1], [x^2, exp(x)]])), [1, 2, 3, 4])", X + 2 * X**2 + 3 + 4 * sp.exp(X), (R(1, 3),)),
-    Row("reshape", "dot(reshape([x, x^2, 1, sin(x)], 2, 2) @ [1, 2], [1, 5])", X + 2 * X**2 + 5 * (1 + 2 * sp.sin(X)), (R(1, 3),)),
+    Row(
+        "transpose",
+        "dot(flatten(transpose([[x, 1], [x^2, exp(x)]])), [1, 2, 3, 4])",
+        X + 2 * X**2 + 3 + 4 * sp.exp(X),
+        (R(1, 3),),
+    ),
+    Row(
+        "reshape", "dot(reshape([x, x^2, 1, sin(x)], 2, 2) @ [1, 2], [1, 5])", X + 2 * X**2 + 5 * (1 + 2 * sp.sin(X)), (R(1, 3),)
+    ),
     Row("flatten", "dot(flatten([[x, 1], [x^2, 3]]), [1, 2, 3, 4])", X + 2 + 3 * X**2 + 12, (R(1, 3),)),
     Row("flip", "dot(flip([x, x^2, exp(x)]), [1, 2, 3])", sp.exp(X) + 2 * X**2 + 3 * X, (R(1, 3),)),
     Row("tril", "sum(tril([[x, x^2], [exp(x), 3]]) @ [1, 2])", X + sp.exp(X) + 6, (R(1, 3),)),
@@ -157,20 +164,62 @@ ROWS = [
     Row("sort", "dot(sort([x, 2*x, 1 - x]), [1, 2, 3])", X + 2 * (1 - X) + 3 * 2 * X, (R(2, 5),)),
     Row("amax", "max([x, x^2, 0.5]) + max([sin(x), x^3])", R(1, 2) + sp.sin(X), (R(1, 3),)),
     Row("amin", "min([x, x^2, 0.5])", X**2, (R(1, 3),)),
-    Row("softmax", "dot(softmax([x, x^2, 1]), [1, 2, 3])", (sp.exp(X) + 2 * sp.exp(X**2) + 3 * sp.E) / (sp.exp(X) + sp.exp(X**2) + sp.E), (R(1, 3), R(-1))),
-    Row("logsoftmax", "dot(logsoftmax([x, x^2, 1]), [1, 2, 3])", X + 2 * X**2 + 3 - 6 * sp.log(sp.exp(X) + sp.exp(X**2) + sp.E), (R(1, 3),)),
-    Row("logsumexp_axis", "dot(logsumexp([[x, x^2], [1, 2*x]], 0), [1, 2])", sp.log(sp.exp(X) + sp.E) + 2 * sp.log(sp.exp(X**2) + sp.exp(2 * X)), (R(1, 3),)),
-    Row("norm_axis", "dot(norm([[x, x^2], [1, 2*x]], 1), [1, 2])", sp.sqrt(X**2 + X**4) + 2 * sp.sqrt(1 + 4 * X**2), (R(1, 3), R(-2))),
+    Row(
+        "softmax",
+        "dot(softmax([x, x^2, 1]), [1, 2, 3])",
+        (sp.exp(X) + 2 * sp.exp(X**2) + 3 * sp.E) / (sp.exp(X) + sp.exp(X**2) + sp.E),
+        (R(1, 3), R(-1)),
+    ),
+    Row(
+        "logsoftmax",
+        "dot(logsoftmax([x, x^2, 1]), [1, 2, 3])",
+        X + 2 * X**2 + 3 - 6 * sp.log(sp.exp(X) + sp.exp(X**2) + sp.E),
+        (R(1, 3),),
+    ),
+    Row(
+        "logsumexp_axis",
+        "dot(logsumexp([[x, x^2], [1, 2*x]], 0), [1, 2])",
+        sp.log(sp.exp(X) + sp.E) + 2 * sp.log(sp.exp(X**2) + sp.exp(2 * X)),
+        (R(1, 3),),
+    ),
+    Row(
+        "norm_axis",
+        "dot(norm([[x, x^2], [1, 2*x]], 1), [1, 2])",
+        sp.sqrt(X**2 + X**4) + 2 * sp.sqrt(1 + 4 * X**2),
+        (R(1, 3), R(-2)),
+    ),
     Row("prod", "prod([x, x^2, sin(x)])", X**3 * sp.sin(X), (R(1, 3), R(0))),
     Row("prod_axis", "dot(prod([[x, x^2], [1, sin(x)]], 0), [1, 2])", X + 2 * X**2 * sp.sin(X), (R(1, 3),)),
     Row("outer", "sum(outer([x, 1], [x^2, sin(x)]) @ [1, 2])", (X + 1) * (X**2 + 2 * sp.sin(X)), (R(1, 3),)),
     Row("tensordot", "tensordot([[x, 1], [2, x^2]], [[sin(x), 1], [x, 3]], 2)", X * sp.sin(X) + 1 + 2 * X + 3 * X**2, (R(1, 3),)),
-    Row("kron", "dot(kron([x, 1], [x^2, sin(x)]), [1, 2, 3, 4])", X**3 + 2 * X * sp.sin(X) + 3 * X**2 + 4 * sp.sin(X), (R(1, 3),)),
-    Row("convolve", "dot(convolve([x, 1], [x^2, sin(x)]), [1, 2, 3])", X**3 + 2 * (X * sp.sin(X) + X**2) + 3 * sp.sin(X), (R(1, 3),)),
-    Row("correlate", "dot(correlate([x, 1, x^2], [sin(x), 2]), [1, 2])", X * sp.sin(X) + 2 + 2 * (sp.sin(X) + 2 * X**2), (R(1, 3),)),
-    Row("inv", "sum(inv([[2 + x, x^2], [1, 3 - x]]) @ [1, exp(x)])", sum(MAT.inv() * sp.Matrix([1, sp.exp(X)])), (R(1, 3), R(-1, 2))),
+    Row(
+        "kron", "dot(kron([x, 1], [x^2, sin(x)]), [1, 2, 3, 4])", X**3 + 2 * X * sp.sin(X) + 3 * X**2 + 4 * sp.sin(X), (R(1, 3),)
+    ),
+    Row(
+        "convolve",
+        "dot(convolve([x, 1], [x^2, sin(x)]), [1, 2, 3])",
+        X**3 + 2 * (X * sp.sin(X) + X**2) + 3 * sp.sin(X),
+        (R(1, 3),),
+    ),
+    Row(
+        "correlate",
+        "dot(correlate([x, 1, x^2], [sin(x), 2]), [1, 2])",
+        X * sp.sin(X) + 2 + 2 * (sp.sin(X) + 2 * X**2),
+        (R(1, 3),),
+    ),
+    Row(
+        "inv",
+        "sum(inv([[2 + x, x^2], [1, 3 - x]]) @ [1, exp(x)])",
+        sum(MAT.inv() * sp.Matrix([1, sp.exp(X)])),
+        (R(1, 3), R(-1, 2)),
+    ),
     Row("solve", "sum(solve([[2 + x, x^2], [1, 3 - x]], [exp(x), 1]))", sum(MAT.LUsolve(sp.Matrix([sp.exp(X), 1]))), (R(1, 3),)),
-    Row("solve", "sum(solve([[2 + x, x^2], [1, 3 - x]], [[exp(x), 1], [x, 2]]))", sum(MAT.LUsolve(sp.Matrix([[sp.exp(X), 1], [X, 2]]))), (R(1, 3),)),
+    Row(
+        "solve",
+        "sum(solve([[2 + x, x^2], [1, 3 - x]], [[exp(x), 1], [x, 2]]))",
+        sum(MAT.LUsolve(sp.Matrix([[sp.exp(X), 1], [X, 2]]))),
+        (R(1, 3),),
+    ),
     Row("det", "det([[2 + x, x^2], [1, 3 - x]] @ [[1, x], [sin(x), 2]])", MAT.det() * (2 - X * sp.sin(X)), (R(1, 3), R(-1, 2))),
     Row("logdet", "logdet([[2 + x, x^2], [1, 3 - x]])", sp.log(MAT.det()), (R(1, 3),)),
     Row("len", "len([x, 1, 2]) * x^2", 3 * X**2, (R(1, 3),)),
@@ -259,7 +308,9 @@ INTERNAL = [
 
 
 @pytest.mark.parametrize(("op", "param", "shapes", "moving", "kind"), INTERNAL, ids=[r[0] for r in INTERNAL])
-def test_internal_linear_rules_apply_the_op_to_each_coefficient(op: str, param: Any, shapes: list, moving: tuple, kind: str) -> None:
+def test_internal_linear_rules_apply_the_op_to_each_coefficient(
+    op: str, param: Any, shapes: list, moving: tuple, kind: str
+) -> None:
     """Each argument moves as a polynomial u(t) = (x + s·t)² (coefficients x², 2xs, s²); a linear op's series is
     the op applied to the coefficients, a bilinear one's their Cauchy product: both by the op's forward."""
     from gradcli.engine.primitives.core import Ints
@@ -419,12 +470,21 @@ def test_infinite_slope_falls_back_with_a_note() -> None:
     assert any("sqrt" in n for n in e.notes)
 
 
-def test_primitive_without_rule_nests_and_says_so() -> None:
-    result = runner.invoke(app, ["diff", "prod([x, x^2, sin(x)])", "--at", "x=0.7", "--order", "4", "--format", "plain"])
+def test_primitive_without_rule_here_nests_and_says_so() -> None:
+    """x^3.5 at a base of 0 has no series (its 4th derivative is infinite): order 3 nests, with a note."""
+    result = runner.invoke(app, ["diff", "(x - 0.7)^3.5 + sin(x)", "--at", "x=0.7", "--order", "3", "--format", "plain"])
     assert result.exit_code == 0, result.output
-    want = float(sp.N(sp.diff(X**3 * sp.sin(X), X, 4).subs(X, R(7, 10)), 50))
-    assert abs(float(result.stdout.strip()) - want) < 1e-10 * abs(want)
-    assert "note: prod has no Taylor rule" in result.stderr
+    want = float(sp.N(sp.diff((X - R(7, 10)) ** R(7, 2) + sp.sin(X), X, 3).subs(X, R(7, 10)), 50))
+    assert abs(float(result.stdout.strip()) - want) < 1e-12 * abs(want)
+    assert "note: pow has no Taylor rule here" in result.stderr
+
+
+def test_singular_matrix_falls_back_with_a_note() -> None:
+    """inv's series needs A_0⁻¹: det at a singular matrix nests the first-order transform instead, and says so."""
+    e = gradcli.compile("det([[x, 1], [1, 1]]) + x^4")
+    with np.errstate(all="ignore"):
+        e.derivative({"x": 1.0}, "x", 4)
+    assert any("det has no Taylor rule here (a singular matrix)" in n for n in e.notes), e.notes
 
 
 # -- several variables: mixed partials -------------------------------------------------------------
