@@ -421,6 +421,31 @@ NESTED = [
     ("max(x, y) * min(x, y) + x^2*y", {"x": 1.0, "y": 1.0}),
     ("clip(x*y, x, 2) + floor(x) + sign(y)*y^3", {"x": 1.0, "y": 1.0}),
     ("where(x > 0, x^4, exp(y))*y", {"x": 0.0, "y": 0.5}),
+    ("sum([x, y, 1] * x^2*y) + sum(max([x, y], 0.5) * [[1], [y]])", {"x": 0.5, "y": 2.0}),  # ranks mixed elementwise
+    # the array primitives, several directions in one pass (the direction axis through each rule)
+    ("sum(softmax([x, y, x*y]) * [1, 2, 3]) + dot(inv([[2 + x, y], [x*y, 3]]) @ [1, x], [y, 1])", {"x": 0.4, "y": -0.3}),
+    ("dot(sum([[x, y], [y^2, x*y]], 0), [1, 2]) + mean([[x, y], [1, x^3]], 1)[1] + logsoftmax([x, y])[0]", {"x": 0.4, "y": 0.8}),
+    ("dot([x, y, x*y, sin(x)][1:3], [2, 1]) + [[x, y], [1, 2]][0, 1]^3 + len([x, y]) * x", {"x": 0.6, "y": 1.1}),
+    ("det([[x, y], [1, 3]]) * logdet([[2 + x, y], [y, 3]]) + solve([[2, x], [y, 3]], [1, x*y])[0]", {"x": 0.5, "y": 0.2}),
+    (
+        "sum(solve([[2, x], [y, 3]], [[1, x], [y, 2]])) + trace(transpose([[x, y], [x*y, 1]]) @ [[y, 1], [2, x]])",
+        {"x": 0.5, "y": 0.2},
+    ),
+    ("max([x, y^2, 0.1]) + sort([x, y, x*y])[2] + prod([x, y, 1 + x]) + prod([[x, y], [2, x*y]], 1)[0]", {"x": 0.3, "y": 0.7}),
+    ("logsumexp([[x, y], [1, x*y]], 1)[0] + norm([[x, y], [1, 2]], 0)[1] + min([x*y, y, 2])", {"x": 0.3, "y": 0.7}),
+    (
+        "tensordot([[x, y], [1, 2]], [[y, 1], [x, x*y]], 2) + kron([x, 1], [y, 2])[1] * convolve([x, y], [1, x])[1]",
+        {"x": 0.3, "y": -0.6},
+    ),
+    (
+        "cumsum([x, y, x*y])[2] * correlate([x, y, 1], [x, 2])[1] + outer([x, y], [y, 1])[0, 0] + flip([x, y*y])[0]",
+        {"x": 0.3, "y": -0.6},
+    ),
+    (
+        "concat([x], [y, x*y])[2] + reshape([x, y, 1, x*y], 2, 2)[1, 1] + tril([[x, y], [y, x]])[1, 0] * y",
+        {"x": 0.3, "y": 0.9},
+    ),
+    ("besselj0(x) * besselk(1.5, y) + gammainc(2.5, x + y) + erfinv(x*y) + betainc(2, 3, x)", {"x": 0.3, "y": 0.9}),
 ]
 
 
@@ -449,6 +474,22 @@ def test_taylor_agrees_with_nesting(monkeypatch: pytest.MonkeyPatch, source: str
             single = gradcli.compile(source).derivative(point, v, order)
         idx = (names.index(v),) * order
         assert np.isclose(single, want[idx] if want.ndim else want, rtol=1e-9, atol=1e-9)
+
+
+def test_cli_order_5_through_array_primitives() -> None:
+    """indexing, sum(W, 0), softmax and inv at order 5 in one Taylor pass (no note), against SymPy."""
+    source = (
+        "sum(softmax([x, x^2, 1]) * [1, 2, 3]) + [x, x^2, x^3][2] + dot(sum([[x, 1], [x^2, 2]], 0), [1, 3])"
+        " + sum(inv([[2, x], [1, 3]]))"
+    )
+    result = runner.invoke(app, ["diff", source, "--at", "x=0.4", "--order", "5", "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert "note" not in result.stderr, result.stderr
+    ex, ex2, e = sp.exp(X), sp.exp(X**2), sp.E
+    inv = sp.Matrix([[2, X], [1, 3]]).inv()
+    f = (ex + 2 * ex2 + 3 * e) / (ex + ex2 + e) + X**3 + (X + X**2) + 3 * 3 + sum(inv)
+    want = float(sp.N(sp.diff(f, X, 5).subs(X, R(2, 5)), 50))
+    assert abs(float(result.stdout.strip()) - want) < 1e-9 * abs(want), (result.stdout, want)
 
 
 def test_kink_conventions_at_high_order() -> None:
