@@ -574,14 +574,27 @@ def logdet_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, 
 
 
 def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
-    """det' = det·(log det)' for an invertible A (either sign), so det_k = (1/k) Σ j·ld_j·det_{k−j}."""
-    ld, advance = _logdet_series(args[0], ctx.op)
+    """det' = det·(log det)' for an invertible A (either sign), so det_k = (1/k) Σ j·ld_j·det_{k−j}; at a
+    singular A, by interpolation: det(Σ_j A_j t^j) is a polynomial of degree ≤ n·d, so its values at n·d + 1
+    roots of unity give its coefficients (one FFT), the first d + 1 being the series (the arguments are
+    complete: det is never inside a partial's tape)."""
+    a = args[0]
+    if np.all(np.linalg.det(a[0]) != 0):
+        ld, advance = _logdet_series(a, ctx.op)
 
-    def step(k: int) -> np.ndarray:
-        advance(k)
-        return np.linalg.det(args[0][0]) if k == 0 else ode_term(ld, out, k)
+        def step(k: int) -> np.ndarray:
+            advance(k)
+            return np.linalg.det(a[0]) if k == 0 else ode_term(ld, out, k)
 
-    return step
+        return step
+    n, d = a.shape[-1], ctx.degree
+    m = n * d + 1
+    t = np.exp(2j * np.pi * np.arange(m) / m)
+    powers = t[:, None] ** np.arange(d + 1)[None, :]  # (m, d+1)
+    values = np.linalg.det(np.tensordot(powers, a, axes=(1, 0)))  # det P(t) at each root: (m, ...)
+    coefficients = np.real(np.fft.fft(values, axis=0)[: d + 1]) / m
+    coefficients[0] = np.linalg.det(a[0])
+    return lambda k: coefficients[k]
 
 
 def bessel_rule(kind: str, order: float | None = None) -> Callable[..., Stepper]:
