@@ -535,6 +535,22 @@ def test_det_at_a_singular_matrix_by_interpolation() -> None:
         assert abs(tensor[idx] - want) < 1e-10, (idx, tensor[idx], want)
 
 
+# -- several variables: mixed partials -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "f", "point", "order"),
+    [
+        ("x^3*y^2*z + sin(x*y*z)", X**3 * Y**2 * Z + sp.sin(X * Y * Z), {"x": 0.5, "y": 0.7, "z": -1.1}, 3),
+        (
+            "exp(x - y) / (1 + x*y^2) + z*cos(z*x)",
+            sp.exp(X - Y) / (1 + X * Y**2) + Z * sp.cos(Z * X),
+            {"x": 0.5, "y": 0.2, "z": 1.3},
+            4,
+        ),
+        ("atan(x*y) + log(1 + x^2 + y^4)", sp.atan(X * Y) + sp.log(1 + X**2 + Y**4), {"x": 0.4, "y": -0.6}, 6),
+    ],
+)
 def test_mixed_partials_match_sympy(source: str, f: Any, point: dict, order: int) -> None:
     import itertools
 
