@@ -68,6 +68,7 @@ class Row:
 
 
 R = sp.Rational
+MAT = sp.Matrix([[2 + X, X**2], [1, 3 - X]])
 ROWS = [
     Row("add", "x + x^2", X + X**2, (R(1, 3), R(-2))),
     Row("sub", "x^2 - 3*x", X**2 - 3 * X, (R(1, 3), R(2))),
@@ -138,6 +139,111 @@ ROWS = [
     Row("norm", "norm([x, 2, x^2])", sp.sqrt(X**2 + 4 + X**4), (R(1, 3), R(-2))),
     Row("logsumexp", "logsumexp([x, 2*x, 1])", sp.log(sp.exp(X) + sp.exp(2 * X) + sp.E), (R(1, 3), R(-2))),
     Row("stack", "sum([x, x^2] * [3, x])", 3 * X + X**3, (R(1, 3),)),
+    # arrays, indexing, linear algebra (SymPy's matrices as the oracle where it helps)
+    Row("getitem", "dot([x, x^2, sin(x)][1:], [2, 3])", 2 * X**2 + 3 * sp.sin(X), (R(1, 3),)),
+    Row(
+        "transpose",
+        "dot(flatten(transpose([[x, 1], [x^2, exp(x)]])), [1, 2, 3, 4])",
+        X + 2 * X**2 + 3 + 4 * sp.exp(X),
+        (R(1, 3),),
+    ),
+    Row(
+        "reshape", "dot(reshape([x, x^2, 1, sin(x)], 2, 2) @ [1, 2], [1, 5])", X + 2 * X**2 + 5 * (1 + 2 * sp.sin(X)), (R(1, 3),)
+    ),
+    Row("flatten", "dot(flatten([[x, 1], [x^2, 3]]), [1, 2, 3, 4])", X + 2 + 3 * X**2 + 12, (R(1, 3),)),
+    Row("flip", "dot(flip([x, x^2, exp(x)]), [1, 2, 3])", sp.exp(X) + 2 * X**2 + 3 * X, (R(1, 3),)),
+    Row("tril", "sum(tril([[x, x^2], [exp(x), 3]]) @ [1, 2])", X + sp.exp(X) + 6, (R(1, 3),)),
+    Row("triu", "sum(triu([[x, x^2], [exp(x), 3]]) @ [1, 2])", X + 2 * X**2 + 6, (R(1, 3),)),
+    Row("concat", "dot(concat([x, x^2], [exp(x)]), [1, 2, 3])", X + 2 * X**2 + 3 * sp.exp(X), (R(1, 3),)),
+    Row("trace", "trace([[x, x^2], [exp(x), sin(x)]])", X + sp.sin(X), (R(1, 3),)),
+    Row("diag", "dot(diag([[x, x^2], [exp(x), sin(x)]]), [1, 3])", X + 3 * sp.sin(X), (R(1, 3),)),
+    Row("sum_axis", "dot(sum([[x, x^2], [exp(x), 3]], 0), [1, 2])", X + sp.exp(X) + 2 * (X**2 + 3), (R(1, 3),)),
+    Row("mean_axis", "dot(mean([[x, x^2], [exp(x), 3]], 1), [1, 2])", (X + X**2) / 2 + (sp.exp(X) + 3), (R(1, 3),)),
+    Row("cumsum", "dot(cumsum([x, x^2, exp(x)]), [1, 2, 3])", 6 * X + 5 * X**2 + 3 * sp.exp(X), (R(1, 3),)),
+    Row("sort", "dot(sort([x, 2*x, 1 - x]), [1, 2, 3])", X + 2 * 2 * X + 3 * (1 - X), (R(1, 5),)),
+    Row("sort", "dot(sort([x, 2*x, 1 - x]), [1, 2, 3])", X + 2 * (1 - X) + 3 * 2 * X, (R(2, 5),)),
+    Row("amax", "max([x, x^2, 0.5]) + max([sin(x), x^3])", R(1, 2) + sp.sin(X), (R(1, 3),)),
+    Row("amin", "min([x, x^2, 0.5])", X**2, (R(1, 3),)),
+    Row(
+        "softmax",
+        "dot(softmax([x, x^2, 1]), [1, 2, 3])",
+        (sp.exp(X) + 2 * sp.exp(X**2) + 3 * sp.E) / (sp.exp(X) + sp.exp(X**2) + sp.E),
+        (R(1, 3), R(-1)),
+    ),
+    Row(
+        "logsoftmax",
+        "dot(logsoftmax([x, x^2, 1]), [1, 2, 3])",
+        X + 2 * X**2 + 3 - 6 * sp.log(sp.exp(X) + sp.exp(X**2) + sp.E),
+        (R(1, 3),),
+    ),
+    Row(
+        "logsumexp_axis",
+        "dot(logsumexp([[x, x^2], [1, 2*x]], 0), [1, 2])",
+        sp.log(sp.exp(X) + sp.E) + 2 * sp.log(sp.exp(X**2) + sp.exp(2 * X)),
+        (R(1, 3),),
+    ),
+    Row(
+        "norm_axis",
+        "dot(norm([[x, x^2], [1, 2*x]], 1), [1, 2])",
+        sp.sqrt(X**2 + X**4) + 2 * sp.sqrt(1 + 4 * X**2),
+        (R(1, 3), R(-2)),
+    ),
+    Row("prod", "prod([x, x^2, sin(x)])", X**3 * sp.sin(X), (R(1, 3), R(0))),
+    Row("prod_axis", "dot(prod([[x, x^2], [1, sin(x)]], 0), [1, 2])", X + 2 * X**2 * sp.sin(X), (R(1, 3),)),
+    Row("outer", "sum(outer([x, 1], [x^2, sin(x)]) @ [1, 2])", (X + 1) * (X**2 + 2 * sp.sin(X)), (R(1, 3),)),
+    Row("tensordot", "tensordot([[x, 1], [2, x^2]], [[sin(x), 1], [x, 3]], 2)", X * sp.sin(X) + 1 + 2 * X + 3 * X**2, (R(1, 3),)),
+    Row(
+        "kron", "dot(kron([x, 1], [x^2, sin(x)]), [1, 2, 3, 4])", X**3 + 2 * X * sp.sin(X) + 3 * X**2 + 4 * sp.sin(X), (R(1, 3),)
+    ),
+    Row(
+        "convolve",
+        "dot(convolve([x, 1], [x^2, sin(x)]), [1, 2, 3])",
+        X**3 + 2 * (X * sp.sin(X) + X**2) + 3 * sp.sin(X),
+        (R(1, 3),),
+    ),
+    Row(
+        "correlate",
+        "dot(correlate([x, 1, x^2], [sin(x), 2]), [1, 2])",
+        X * sp.sin(X) + 2 + 2 * (sp.sin(X) + 2 * X**2),
+        (R(1, 3),),
+    ),
+    Row(
+        "inv",
+        "sum(inv([[2 + x, x^2], [1, 3 - x]]) @ [1, exp(x)])",
+        sum(MAT.inv() * sp.Matrix([1, sp.exp(X)])),
+        (R(1, 3), R(-1, 2)),
+    ),
+    Row("solve", "sum(solve([[2 + x, x^2], [1, 3 - x]], [exp(x), 1]))", sum(MAT.LUsolve(sp.Matrix([sp.exp(X), 1]))), (R(1, 3),)),
+    Row(
+        "solve",
+        "sum(solve([[2 + x, x^2], [1, 3 - x]], [[exp(x), 1], [x, 2]]))",
+        sum(MAT.LUsolve(sp.Matrix([[sp.exp(X), 1], [X, 2]]))),
+        (R(1, 3),),
+    ),
+    Row("det", "det([[2 + x, x^2], [1, 3 - x]] @ [[1, x], [sin(x), 2]])", MAT.det() * (2 - X * sp.sin(X)), (R(1, 3), R(-1, 2))),
+    Row("logdet", "logdet([[2 + x, x^2], [1, 3 - x]])", sp.log(MAT.det()), (R(1, 3),)),
+    Row("len", "len([x, 1, 2]) * x^2", 3 * X**2, (R(1, 3),)),
+    # special functions (Bessel: scipy's derivatives at the point; the rest derived from their partials)
+    Row("j0", "besselj0(x)", sp.besselj(0, X), (R(1, 3), R(5, 2))),
+    Row("j1", "besselj1(x)", sp.besselj(1, X), (R(1, 3), R(5, 2))),
+    Row("y0", "bessely0(x)", sp.bessely(0, X), (R(1, 3), R(5, 2))),
+    Row("y1", "bessely1(x)", sp.bessely(1, X), (R(2, 3), R(5, 2))),
+    Row("i0", "besseli0(x)", sp.besseli(0, X), (R(1, 3), R(-2))),
+    Row("i1", "besseli1(x)", sp.besseli(1, X), (R(1, 3), R(-2))),
+    Row("k0", "besselk0(x)", sp.besselk(0, X), (R(1, 3), R(5, 2))),
+    Row("k1", "besselk1(x)", sp.besselk(1, X), (R(2, 3), R(5, 2))),
+    Row("jv", "besselj(2.5, x)", sp.besselj(R(5, 2), X), (R(1, 3), R(5, 2))),
+    Row("yv", "bessely(1.5, x)", sp.bessely(R(3, 2), X), (R(2, 3), R(5, 2))),
+    Row("iv", "besseli(2, x)", sp.besseli(2, X), (R(1, 3), R(-2))),
+    Row("kv", "besselk(0.5, x)", sp.besselk(R(1, 2), X), (R(2, 3), R(5, 2))),
+    Row("gammainc", "gammainc(2.5, x)", sp.lowergamma(R(5, 2), X) / sp.gamma(R(5, 2)), (R(1, 3), R(3))),
+    Row("gammaincc", "gammaincc(2.5, x)", sp.uppergamma(R(5, 2), X) / sp.gamma(R(5, 2)), (R(1, 3), R(3))),
+    Row("betainc", "betainc(2, 3, x)", sp.betainc_regularized(2, 3, 0, X), (R(1, 3), R(3, 4))),
+    Row("erfinv", "erfinv(x)", sp.erfinv(X), (R(1, 3), R(-1, 2))),
+    Row("erfcinv", "erfcinv(x)", sp.erfinv(1 - X), (R(1, 3), R(3, 2))),
+    Row("mod", "mod(x, 0.7) * x", (X - R(7, 10)) * X, (R(1),)),
+    Row("fmod", "fmod(x, 0.7) * x", (X - R(7, 10)) * X, (R(6, 5),)),
+    Row("fmod", "fmod(x, 0.7) * x", X**2, (R(-1, 2),)),
 ]
 
 
@@ -180,13 +286,71 @@ def test_internal_rules_match_sympy(op: str, param: Any, second: float | None, f
     assert_close(got, sympy_coefficients(f, x0, 5), 1e-11)
 
 
+# Internal primitives (emitted by derivative rules) that are linear in `lin` together, or bilinear in a pair:
+# (op, param, argument shapes, which arguments move, "linear" | "bilinear").
+INTERNAL = [
+    ("matmul_grad_a", None, [(2, 2), (2, 3), (3, 2)], (0, 2), "bilinear"),
+    ("matmul_grad_b", None, [(2, 2), (2, 3), (3, 2)], (0, 1), "bilinear"),
+    ("tensordot_grad_a", (1,), [(2, 2), (2, 3), (3, 2)], (0, 2), "bilinear"),
+    ("tensordot_grad_b", (1,), [(2, 2), (2, 3), (3, 2)], (0, 1), "bilinear"),
+    ("kron_grad_a", None, [(6,), (2,), (3,)], (0, 2), "bilinear"),
+    ("kron_grad_b", None, [(6,), (2,), (3,)], (0, 1), "bilinear"),
+    ("expand_axis", (0,), [(3,), (2, 3)], (0, 1), "linear"),
+    ("unbroadcast", None, [(2, 3), (3,)], (0, 1), "linear"),
+    ("broadcast_like", None, [(3,), (2, 3)], (0, 1), "linear"),
+    ("scatter", ((1, None, None),), [(2,), (3,)], (0, 1), "linear"),
+    ("rows", (1, 3), [(4,)], (0,), "linear"),
+    ("rcumsum", (0,), [(4,)], (0,), "linear"),
+    ("sort_like", None, [(3,), (3,)], (0, 1), "linear"),
+    ("unsort", None, [(3,), (3,)], (0, 1), "linear"),
+    ("size_of", None, [(2, 3)], (0,), "linear"),
+]
+
+
+@pytest.mark.parametrize(("op", "param", "shapes", "moving", "kind"), INTERNAL, ids=[r[0] for r in INTERNAL])
+def test_internal_linear_rules_apply_the_op_to_each_coefficient(
+    op: str, param: Any, shapes: list, moving: tuple, kind: str
+) -> None:
+    """Each argument moves as a polynomial u(t) = (x + s·t)² (coefficients x², 2xs, s²); a linear op's series is
+    the op applied to the coefficients, a bilinear one's their Cauchy product: both by the op's forward."""
+    from gradcli.engine.primitives.core import Ints
+
+    rng = np.random.default_rng(7)
+    tape = Tape()
+    names = [f"a{i}" for i in range(len(shapes))]
+    args = [tape.emit("mul", (tape.var(n), tape.var(n))) for n in names]
+    p = Ints(param) if isinstance(param, tuple) and op != "scatter" else param
+    out = tape.emit(op, tuple(args), p)
+    tape = specialise(tape, dict(zip(names, shapes)))
+    xs = {n: rng.uniform(0.5, 2.0, sh) for n, sh in zip(names, shapes)}
+    seeds = {n: rng.uniform(-1.0, 1.0, sh) for i, (n, sh) in enumerate(zip(names, shapes)) if i in moving}
+    order = 4
+    got = taylor.propagate(tape, xs, seeds, order, [out])[0]
+    coeffs = []
+    for n in names:
+        s = seeds.get(n, np.zeros_like(xs[n]))
+        coeffs.append([xs[n] ** 2, 2 * xs[n] * s, s**2] + [np.zeros_like(s)] * (order - 2))
+    prim = PRIMITIVES[op]
+    f = lambda vals: np.asarray(prim.apply(vals, p))  # noqa: E731
+    for k in range(order + 1):
+        if kind == "linear":
+            lin = moving if op not in ("expand_axis", "unbroadcast", "broadcast_like", "scatter", "sort_like", "unsort") else (0,)
+            want = f([c[k] if i in lin else c[0] for i, c in enumerate(coeffs)])
+            if op == "size_of" and k:
+                want = np.zeros_like(want)
+        else:
+            i, j = moving
+            want = sum(f([c[m] if a == i else c[k - m] if a == j else c[0] for a, c in enumerate(coeffs)]) for m in range(k + 1))
+        assert_close(got[k], want, 1e-13)
+
+
 def test_every_primitive_has_a_row_or_falls_back() -> None:
     """A primitive with a Taylor rule has a row above; one without is in missing_rules() (and nests)."""
-    covered = {r.prim for r in ROWS} | {"polygamma", "xlogy", "index"}
+    covered = {r.prim for r in ROWS} | {"polygamma", "xlogy", "index"} | {r[0] for r in INTERNAL}
     missing = set(taylor.missing_rules())
     for name in PRIMITIVES:
         assert (name in covered) != (name in missing), name
-    assert missing == {"mul0", "matmul_grad_a", "matmul_grad_b", "prod", "unbroadcast", "broadcast_like", "size_of"}
+    assert missing == {"mul0", "cofactor"}
 
 
 # -- known series to order 30 ----------------------------------------------------------------------
@@ -257,6 +421,31 @@ NESTED = [
     ("max(x, y) * min(x, y) + x^2*y", {"x": 1.0, "y": 1.0}),
     ("clip(x*y, x, 2) + floor(x) + sign(y)*y^3", {"x": 1.0, "y": 1.0}),
     ("where(x > 0, x^4, exp(y))*y", {"x": 0.0, "y": 0.5}),
+    ("sum([x, y, 1] * x^2*y) + sum(max([x, y], 0.5) * [[1], [y]])", {"x": 0.5, "y": 2.0}),  # ranks mixed elementwise
+    # the array primitives, several directions in one pass (the direction axis through each rule)
+    ("sum(softmax([x, y, x*y]) * [1, 2, 3]) + dot(inv([[2 + x, y], [x*y, 3]]) @ [1, x], [y, 1])", {"x": 0.4, "y": -0.3}),
+    ("dot(sum([[x, y], [y^2, x*y]], 0), [1, 2]) + mean([[x, y], [1, x^3]], 1)[1] + logsoftmax([x, y])[0]", {"x": 0.4, "y": 0.8}),
+    ("dot([x, y, x*y, sin(x)][1:3], [2, 1]) + [[x, y], [1, 2]][0, 1]^3 + len([x, y]) * x", {"x": 0.6, "y": 1.1}),
+    ("det([[x, y], [1, 3]]) * logdet([[2 + x, y], [y, 3]]) + solve([[2, x], [y, 3]], [1, x*y])[0]", {"x": 0.5, "y": 0.2}),
+    (
+        "sum(solve([[2, x], [y, 3]], [[1, x], [y, 2]])) + trace(transpose([[x, y], [x*y, 1]]) @ [[y, 1], [2, x]])",
+        {"x": 0.5, "y": 0.2},
+    ),
+    ("max([x, y^2, 0.1]) + sort([x, y, x*y])[2] + prod([x, y, 1 + x]) + prod([[x, y], [2, x*y]], 1)[0]", {"x": 0.3, "y": 0.7}),
+    ("logsumexp([[x, y], [1, x*y]], 1)[0] + norm([[x, y], [1, 2]], 0)[1] + min([x*y, y, 2])", {"x": 0.3, "y": 0.7}),
+    (
+        "tensordot([[x, y], [1, 2]], [[y, 1], [x, x*y]], 2) + kron([x, 1], [y, 2])[1] * convolve([x, y], [1, x])[1]",
+        {"x": 0.3, "y": -0.6},
+    ),
+    (
+        "cumsum([x, y, x*y])[2] * correlate([x, y, 1], [x, 2])[1] + outer([x, y], [y, 1])[0, 0] + flip([x, y*y])[0]",
+        {"x": 0.3, "y": -0.6},
+    ),
+    (
+        "concat([x], [y, x*y])[2] + reshape([x, y, 1, x*y], 2, 2)[1, 1] + tril([[x, y], [y, x]])[1, 0] * y",
+        {"x": 0.3, "y": 0.9},
+    ),
+    ("besselj0(x) * besselk(1.5, y) + gammainc(2.5, x + y) + erfinv(x*y) + betainc(2, 3, x)", {"x": 0.3, "y": 0.9}),
 ]
 
 
@@ -287,6 +476,22 @@ def test_taylor_agrees_with_nesting(monkeypatch: pytest.MonkeyPatch, source: str
         assert np.isclose(single, want[idx] if want.ndim else want, rtol=1e-9, atol=1e-9)
 
 
+def test_cli_order_5_through_array_primitives() -> None:
+    """indexing, sum(W, 0), softmax and inv at order 5 in one Taylor pass (no note), against SymPy."""
+    source = (
+        "sum(softmax([x, x^2, 1]) * [1, 2, 3]) + [x, x^2, x^3][2] + dot(sum([[x, 1], [x^2, 2]], 0), [1, 3])"
+        " + sum(inv([[2, x], [1, 3]]))"
+    )
+    result = runner.invoke(app, ["diff", source, "--at", "x=0.4", "--order", "5", "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert "note" not in result.stderr, result.stderr
+    ex, ex2, e = sp.exp(X), sp.exp(X**2), sp.E
+    inv = sp.Matrix([[2, X], [1, 3]]).inv()
+    f = (ex + 2 * ex2 + 3 * e) / (ex + ex2 + e) + X**3 + (X + X**2) + 3 * 3 + sum(inv)
+    want = float(sp.N(sp.diff(f, X, 5).subs(X, R(2, 5)), 50))
+    assert abs(float(result.stdout.strip()) - want) < 1e-9 * abs(want), (result.stdout, want)
+
+
 def test_kink_conventions_at_high_order() -> None:
     """relu, abs at 0: every derivative past the first 0; a tie of max/min splits evenly; clip at a bound → x."""
     assert float(gradcli.compile("relu(x)").derivative({"x": 0.0}, "x", 5)) == 0.0
@@ -306,12 +511,28 @@ def test_infinite_slope_falls_back_with_a_note() -> None:
     assert any("sqrt" in n for n in e.notes)
 
 
-def test_primitive_without_rule_nests_and_says_so() -> None:
-    result = runner.invoke(app, ["diff", "prod([x, x^2, sin(x)])", "--at", "x=0.7", "--order", "4", "--format", "plain"])
+def test_primitive_without_rule_here_nests_and_says_so() -> None:
+    """x^3.5 at a base of 0 has no series (its 4th derivative is infinite): order 3 nests, with a note."""
+    result = runner.invoke(app, ["diff", "(x - 0.7)^3.5 + sin(x)", "--at", "x=0.7", "--order", "3", "--format", "plain"])
     assert result.exit_code == 0, result.output
-    want = float(sp.N(sp.diff(X**3 * sp.sin(X), X, 4).subs(X, R(7, 10)), 50))
-    assert abs(float(result.stdout.strip()) - want) < 1e-10 * abs(want)
-    assert "note: prod has no Taylor rule" in result.stderr
+    want = float(sp.N(sp.diff((X - R(7, 10)) ** R(7, 2) + sp.sin(X), X, 3).subs(X, R(7, 10)), 50))
+    assert abs(float(result.stdout.strip()) - want) < 1e-12 * abs(want)
+    assert "note: pow has no Taylor rule here" in result.stderr
+
+
+def test_det_at_a_singular_matrix_by_interpolation() -> None:
+    """det at a singular A has no log det series; its rule interpolates det(Σ A_j t^j) instead: SymPy, and
+    the mixed partials of a 3×3 determinant singular at the point, in one pass with no note."""
+    got = series_of("det([[x, 1], [1, 1]]) * exp(x)", 1.0, 6)
+    assert_close(got, sympy_coefficients((X - 1) * sp.exp(X), R(1), 6), 1e-12)
+    m = sp.Matrix([[X, Y, 1], [1, X * Y, 1], [Y, 1, X]])
+    assert m.det().subs({X: 1, Y: 1}) == 0
+    e = gradcli.compile("det([[x, y, 1], [1, x*y, 1], [y, 1, x]])")
+    tensor = e.derivative_tensor({"x": 1.0, "y": 1.0}, ("x", "y"), 3)
+    assert e.notes == []
+    for idx in [(0, 0, 0), (0, 0, 1), (0, 1, 1), (1, 1, 1)]:
+        want = float(sp.diff(m.det(), *([X, Y][i] for i in idx)).subs({X: 1, Y: 1}))
+        assert abs(tensor[idx] - want) < 1e-10, (idx, tensor[idx], want)
 
 
 # -- several variables: mixed partials -------------------------------------------------------------

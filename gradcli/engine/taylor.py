@@ -112,7 +112,7 @@ def _subtape(
                 constant.append(ctx.constant[name[1]])
             continue
         if op == "const":
-            arr = np.zeros((ctx.degree + 1, *np.shape(tape.params[i])))
+            arr = np.zeros((ctx.degree + 1, *(1,) * ctx.lead, *np.shape(tape.params[i])))
             arr[0] = tape.params[i]
             arrays.append(arr)
             constant.append(True)
@@ -120,9 +120,7 @@ def _subtape(
         prim = PRIMITIVES[op]
         if not prim.elementwise:
             raise NoTaylorRule(op, "a partial that mixes elements")
-        sub_args = tuple(arrays[a] for a in tape.args[i])
-        ndim = max(a.ndim for a in sub_args)
-        sub_args = tuple(a.reshape(a.shape[:1] + (1,) * (ndim - a.ndim) + a.shape[1:]) for a in sub_args)
+        sub_args = _aligned(tuple(arrays[a] for a in tape.args[i]), ctx.lead)
         shape = np.broadcast_shapes(*(a.shape[1:] for a in sub_args))
         arr = np.zeros((ctx.degree + 1, *shape))
         c = tuple(constant[a] for a in tape.args[i])
@@ -183,8 +181,7 @@ def propagate(
                 continue
             args = tuple(_as_series(arrays[a], values[a], d, lead) for a in argv)
             if prim.elementwise:
-                ndim = max(a.ndim for a in args)
-                args = tuple(a.reshape(a.shape[:1] + (1,) * (ndim - a.ndim) + a.shape[1:]) for a in args)
+                args = _aligned(args, lead)
                 out_shape = np.broadcast_shapes(*(a.shape[1:] for a in args))
             else:
                 batch = max((a.shape[1] for a in args), default=1) if lead else None
@@ -198,6 +195,14 @@ def propagate(
                 if last_use.get(a) == i and a not in keep:
                     arrays[a] = None
     return [_as_series(arrays[o], values[o], d, lead) for o in outputs]
+
+
+def _aligned(args: tuple[np.ndarray, ...], lead: int) -> tuple[np.ndarray, ...]:
+    """Elementwise arguments with as many axes each, the new ones of size 1 put after the coefficient and
+    direction axes (where numpy's broadcasting would put them on the value's own axes)."""
+    ndim = max(a.ndim for a in args)
+    cut = 1 + lead
+    return tuple(a if a.ndim == ndim else a.reshape(a.shape[:cut] + (1,) * (ndim - a.ndim) + a.shape[cut:]) for a in args)
 
 
 def _as_series(arr: Any, value: Any, d: int, lead: int) -> np.ndarray:

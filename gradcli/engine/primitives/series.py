@@ -239,15 +239,16 @@ def mean_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ct
 
 
 def norm_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
-    """√(Σ x²): s = Σ x² by products, then y² = s: y_k = (s_k − Σ_{j=1..k−1} y_j y_{k−j}) / (2 y_0)."""
+    """√(Σ x²) (over all elements, or along an axis): s = Σ x² by products, then y² = s:
+    y_k = (s_k − Σ_{j=1..k−1} y_j y_{k−j}) / (2 y_0)."""
     (x,) = args
     s = np.empty_like(out)
 
     def step(k: int) -> np.ndarray:
-        s[k] = np.sum(conv(x, x, k), axis=_axes(x[k], ctx.lead))
+        s[k] = np.sum(conv(x, x, k), axis=_reduced(x[k], ctx.lead, param))
         if k == 0:
             if np.any(s[0] == 0):
-                raise NoTaylorRule("norm", "norm at the origin")
+                raise NoTaylorRule(ctx.op, "norm at the origin")
             return np.sqrt(s[0])
         inner = dot0(out[1:k], out[k - 1 : 0 : -1]) if k > 1 else 0.0
         return (s[k] - inner) / (2.0 * out[0])
@@ -255,27 +256,78 @@ def norm_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ct
     return step
 
 
-def logsumexp_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
-    """y = log Σ exp(x): with e = exp(x − y_0) (a series per element) and s = Σ e, y = y_0 + log s, s_0 = 1."""
-    (x,) = args
-    e = np.empty_like(x)
-    s = np.empty_like(out)
-    logs = np.empty_like(out)
+def _lse_steps(x: np.ndarray, lead: int, param: Hashable) -> tuple[np.ndarray, Stepper]:
+    """y = log Σ exp(x) with the reduced axes kept: with e = exp(x − y_0) (a series per element) and s = Σ e,
+    y = y_0 + log s, s_0 = 1. Returns y's coefficients (filled as the stepper runs) and the stepper."""
+    e = np.empty(x.shape)
+    axes = _reduced(x[0], lead, param)
+    kept = x.shape[:1] + tuple(1 if i in axes else n for i, n in enumerate(x.shape[1:]))
+    s = np.empty(kept)
+    logs = np.empty(kept)
 
     def step(k: int) -> np.ndarray:
         if k == 0:
             x0 = x[0]
-            m = np.max(x0, axis=_axes(x0, ctx.lead), keepdims=True)
-            y0 = np.squeeze(m, axis=_axes(x0, ctx.lead)) + np.log(np.sum(np.exp(x0 - m), axis=_axes(x0, ctx.lead)))
-            e[0] = np.exp(x0 - np.reshape(y0, np.shape(y0) + (1,) * (x0.ndim - ctx.lead)))
-            s[0] = np.sum(e[0], axis=_axes(x0, ctx.lead))
-            logs[0] = 0.0
-            return y0
+            m = np.max(x0, axis=axes, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0.0)
+            logs[0] = m + np.log(np.sum(np.exp(x0 - m), axis=axes, keepdims=True))
+            e[0] = np.exp(x0 - logs[0])
+            s[0] = np.sum(e[0], axis=axes, keepdims=True)
+            return logs[0]
         e[k] = ode_term(x, e, k)
-        s[k] = np.sum(e[k], axis=_axes(e[k], ctx.lead))
+        s[k] = np.sum(e[k], axis=axes, keepdims=True)
         inner = dot0(_weights(k - 1, logs) * logs[1:k], s[k - 1 : 0 : -1]) / k if k > 1 else 0.0
         logs[k] = (s[k] - inner) / s[0]
         return logs[k]
+
+    return logs, step
+
+
+def logsumexp_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    (x,) = args
+    _, step = _lse_steps(x, ctx.lead, param)
+    axes = _reduced(x[0], ctx.lead, param)
+    return lambda k: np.squeeze(step(k), axis=axes)
+
+
+def logsoftmax_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """x − logsumexp(x), coefficient by coefficient."""
+    (x,) = args
+    _, step = _lse_steps(x, ctx.lead, param)
+    return lambda k: x[k] - step(k)
+
+
+def softmax_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """exp(logsoftmax(x)): y' = y·l', the exp recurrence on l's series."""
+    (x,) = args
+    _, lse = _lse_steps(x, ctx.lead, param)
+    ls = np.empty(x.shape)
+
+    def step(k: int) -> np.ndarray:
+        ls[k] = x[k] - lse(k)
+        return np.exp(ls[0]) if k == 0 else ode_term(ls, out, k)
+
+    return step
+
+
+def prod_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """Π x over all elements or along an axis, as running products of series: p_i = p_{i−1}·x_i, O(n) series
+    products per coefficient (zeros are no special case)."""
+    (x,) = args
+    axes = _reduced(x[0], ctx.lead, param)
+    # the reduced axes last, flattened: element i of the product is xs[..., i]
+    moved = np.moveaxis(x, [a + 1 for a in axes], list(range(-len(axes), 0)))
+    xs = moved.reshape(moved.shape[: moved.ndim - len(axes)] + (-1,))
+    n = xs.shape[-1]
+    run = np.zeros(xs.shape)  # run[..., i]: the product of elements 0..i
+
+    def step(k: int) -> np.ndarray:
+        if n == 0:
+            return np.ones(out.shape[1:]) if k == 0 else np.zeros(out.shape[1:])
+        run[k, ..., 0] = xs[k, ..., 0]
+        for i in range(1, n):
+            run[k, ..., i] = conv(run[..., i - 1], xs[..., i], k)
+        return run[k, ..., n - 1]
 
     return step
 
@@ -340,3 +392,227 @@ def index_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, c
     (x,) = args
     where = (slice(None),) * ctx.lead + (param,)
     return lambda k: x[k][where]
+
+
+# -- linear and bilinear maps, by the primitive's own forward function ----------------------------
+
+
+def _forward(op: str) -> Callable[[list[np.ndarray], Hashable], np.ndarray]:
+    """The primitive's forward function, looked up when a rule first runs (the table imports this module)."""
+    from . import PRIMITIVES
+
+    prim = PRIMITIVES[op]
+    return lambda values, param: np.asarray(prim.apply(values, param))
+
+
+def _per_direction(
+    fn: Callable[[list[np.ndarray], Hashable], np.ndarray], values: list[np.ndarray], param: Hashable, lead: int
+) -> np.ndarray:
+    """fn of the arrays' own axes; with a direction axis first, once per direction (a size-1 axis broadcasts)."""
+    if not lead:
+        return fn(values, param)
+    n = max(v.shape[0] for v in values)
+    return np.stack([fn([v[b if v.shape[0] > 1 else 0] for v in values], param) for b in range(n)])
+
+
+def linear_in(*positions: int, shape_only: tuple[int, ...] = ()) -> Callable[..., Stepper]:
+    """A primitive linear in the arguments at `positions` together (a slice, a transpose, concat, a sum along an
+    axis): coefficient k is the primitive applied to their k-th coefficients. Arguments in `shape_only` give a
+    shape or an order only (their value at the point serves); any other argument must be constant."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        fn = _forward(ctx.op)
+        lin = set(range(len(args))) if not positions else set(positions)
+        for i, c in enumerate(ctx.constant):
+            if i not in lin and i not in shape_only and not c:
+                raise NoTaylorRule(ctx.op, "an argument it is not linear in varies")
+        return lambda k: _per_direction(fn, [a[k] if i in lin else a[0] for i, a in enumerate(args)], param, ctx.lead)
+
+    return rule
+
+
+def bilinear_in(first: int = 0, second: int = 1) -> Callable[..., Stepper]:
+    """A primitive linear in each of two arguments separately (outer, kron, tensordot, convolve): the Cauchy
+    product c_k = Σ_j f(a_j, b_{k−j}), one term when a side is constant; other arguments give shapes only."""
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        fn = _forward(ctx.op)
+        ca, cb = ctx.constant[first], ctx.constant[second]
+
+        def term(i: int, j: int) -> np.ndarray:
+            values = [a[i] if n == first else a[j] if n == second else a[0] for n, a in enumerate(args)]
+            return _per_direction(fn, values, param, ctx.lead)
+
+        def step(k: int) -> np.ndarray:
+            if ca:
+                return term(0, k)
+            if cb:
+                return term(k, 0)
+            return sum((term(j, k - j) for j in range(1, k + 1)), term(0, k))
+
+        return step
+
+    return rule
+
+
+def constant_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """A result that depends on shapes only (len, size_of): its value, then zeros."""
+    fn = _forward(ctx.op)
+    return lambda k: _per_direction(fn, [a[0] for a in args], param, ctx.lead) if k == 0 else np.zeros(out.shape[1:])
+
+
+def sort_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """The permutation that sorts the value (stable, as the first-order rule) applied to every coefficient."""
+    (x,) = args
+    like = _forward("sort_like")
+    return lambda k: _per_direction(like, [x[k], x[0]], param, ctx.lead)
+
+
+def _reduced(x: np.ndarray, lead: int, param: Hashable) -> tuple[int, ...]:
+    """The axes of a coefficient that a reduction with this param (None: all, else (axis,)) reduces."""
+    if param is None:
+        return _axes(x, lead)
+    return (lead + param[0] % (x.ndim - lead),)  # type: ignore[index]
+
+
+def extreme_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """amax/amin: the elements attaining it at the point, their coefficients averaged (ties share evenly, as the
+    first-order rule does)."""
+    (x,) = args
+    pick = np.max if ctx.op == "amax" else np.min
+    state: dict[str, np.ndarray] = {}
+
+    def step(k: int) -> np.ndarray:
+        axes = _reduced(x[0], ctx.lead, param)
+        if k == 0:
+            best = pick(x[0], axis=axes, keepdims=True)
+            hit = (x[0] == best).astype(float)
+            state["w"] = hit / np.sum(hit, axis=axes, keepdims=True)
+            return np.squeeze(best, axis=axes)
+        return np.sum(state["w"] * x[k], axis=axes)
+
+    return step
+
+
+# -- matrix functions: the inverse's series, and what follows from it -----------------------------
+
+
+def _inverse_series(a: np.ndarray, op: str) -> tuple[np.ndarray, Stepper]:
+    """Y = A⁻¹ as a series: A·Y = I, so Y_k = −A_0⁻¹ Σ_{j=1..k} A_j Y_{k−j} (matrices on the last two axes)."""
+    y = np.zeros(a.shape[:1] + np.broadcast_shapes(a.shape[1:]))
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            try:
+                y[0] = np.linalg.inv(a[0])
+            except np.linalg.LinAlgError:
+                raise NoTaylorRule(op, "a singular matrix") from None
+            return y[0]
+        total = a[1] @ y[k - 1]
+        for j in range(2, k + 1):
+            total = total + a[j] @ y[k - j]
+        y[k] = -(y[0] @ total)
+        return y[k]
+
+    return y, step
+
+
+def inv_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    return _inverse_series(args[0], ctx.op)[1]
+
+
+def solve_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """X = A⁻¹B: A·X = B, so X_k = A_0⁻¹ (B_k − Σ_{j=1..k} A_j X_{k−j}); a vector B as a one-column matrix."""
+    a, b = args
+    vector = out.ndim - 1 - ctx.lead == 1
+    inv0: dict[str, np.ndarray] = {}
+
+    def col(v: np.ndarray) -> np.ndarray:
+        return v[..., None] if vector else v
+
+    def back(v: np.ndarray) -> np.ndarray:
+        return v[..., 0] if vector else v
+
+    def step(k: int) -> np.ndarray:
+        if k == 0:
+            try:
+                inv0["y"] = np.linalg.inv(a[0])
+            except np.linalg.LinAlgError:
+                raise NoTaylorRule(ctx.op, "a singular matrix") from None
+        rhs = col(b[k])
+        if not ctx.constant[0]:
+            for j in range(1, k + 1):
+                rhs = rhs - a[j] @ col(out[k - j])
+        return back(inv0["y"] @ rhs)
+
+    return step
+
+
+def _logdet_series(a: np.ndarray, op: str) -> tuple[np.ndarray, Callable[[int], None]]:
+    """(log det A)' = tr(A⁻¹ A'), so (log det A)_k = (1/k) Σ_{j=1..k} j·tr(Y_{k−j} A_j) for k ≥ 1 (its value is
+    not needed: det and logdet give their own)."""
+    y, inv_step = _inverse_series(a, op)
+    ld = np.zeros(a.shape[:1] + a.shape[1:-2])
+
+    def step(k: int) -> None:
+        inv_step(k)
+        if k:
+            ld[k] = sum(j * np.trace(y[k - j] @ a[j], axis1=-2, axis2=-1) for j in range(1, k + 1)) / k
+
+    return ld, step
+
+
+def logdet_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    ld, advance = _logdet_series(args[0], ctx.op)
+    fn = _forward(ctx.op)
+
+    def step(k: int) -> np.ndarray:
+        advance(k)
+        return _per_direction(fn, [args[0][0]], param, ctx.lead) if k == 0 else ld[k]
+
+    return step
+
+
+def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """det' = det·(log det)' for an invertible A (either sign), so det_k = (1/k) Σ j·ld_j·det_{k−j}; at a
+    singular A, by interpolation: det(Σ_j A_j t^j) is a polynomial of degree ≤ n·d, so its values at n·d + 1
+    roots of unity give its coefficients (one FFT), the first d + 1 being the series (the arguments are
+    complete: det is never inside a partial's tape)."""
+    a = args[0]
+    if np.all(np.linalg.det(a[0]) != 0):
+        ld, advance = _logdet_series(a, ctx.op)
+
+        def step(k: int) -> np.ndarray:
+            advance(k)
+            return np.linalg.det(a[0]) if k == 0 else ode_term(ld, out, k)
+
+        return step
+    n, d = a.shape[-1], ctx.degree
+    m = n * d + 1
+    t = np.exp(2j * np.pi * np.arange(m) / m)
+    powers = t[:, None] ** np.arange(d + 1)[None, :]  # (m, d+1)
+    values = np.linalg.det(np.tensordot(powers, a, axes=(1, 0)))  # det P(t) at each root: (m, ...)
+    coefficients = np.real(np.fft.fft(values, axis=0)[: d + 1]) / m
+    coefficients[0] = np.linalg.det(a[0])
+    return lambda k: coefficients[k]
+
+
+def bessel_rule(kind: str, order: float | None = None) -> Callable[..., Stepper]:
+    """A Bessel function from its derivatives at the point (scipy's jvp/yvp/ivp/kvp: J0' = −J1 and its kin
+    close on no finite set of series): `order` fixed (j0, k1), or the constant first argument (jv(n, x))."""
+    name = {"j": "jvp", "y": "yvp", "i": "ivp", "k": "kvp"}[kind]
+
+    def rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+        import scipy.special
+
+        fn = getattr(scipy.special, name)
+        if order is None:
+            if not ctx.constant[0]:
+                raise NoTaylorRule(ctx.op, "a varying order")
+            n, x, constant = args[0][0], args[1], ctx.constant[1:]
+        else:
+            n, x, constant = np.asarray(order), args[0], ctx.constant
+        inner = known_derivatives(lambda j, at, p: fn(n, at, j))
+        return inner((x,), out, param, Context(ctx.degree, ctx.lead, constant, ctx.op))
+
+    return rule
