@@ -80,7 +80,7 @@ def _error(program: Program, span: Span, message: str) -> GrammarError:
 def _suggest(name: str, user: dict[str, _Function] | None = None) -> str:
     import difflib  # only when a name is unknown
 
-    names = sorted(FUNCTIONS) + sorted(ALIASES) + sorted(user or ()) + sorted(CONSTANTS)
+    names = sorted(FUNCTIONS) + sorted(ALIASES) + sorted(CALL_ONLY_ALIASES) + sorted(user or ()) + sorted(CONSTANTS)
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
