@@ -63,6 +63,8 @@ def test_the_issues_cases_are_covered_and_150_are_written() -> None:
     assert have == Counter(ISSUE_COUNTS), "written + unwritable cases must match the issue's counts per category"
     assert sum(ISSUE_COUNTS.values()) == 170
     assert len(counted) >= 150, f"only {len(counted)} of 170 written"
+    for _, src in counted:  # each is a program gradcli accepts (its derivatives are checked above)
+        assert gradcli.compile(src).variables, src
     assert len({s for _, s in CASES}) == len(CASES), "duplicate cases"
     assert all(reason for _, _, reason in UNWRITABLE)
 
