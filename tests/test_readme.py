@@ -14,7 +14,9 @@ NO_COLOR and TERM are fixed so Rich and uniplot lay out the same everywhere.
 An example is skipped, with the reason in the test report, when it can't be checked as one
 command and its output (see `skip_reason`). A `$ printf FORMAT > FILE` line is not an example but
 a setup step: the file is written to a temporary directory and the later commands of the same
-block that name it run there (see `setup_files`).
+block that name it run there (see `setup_files`). So is a `$ python -c "CODE"` line whose code names
+a file a later command reads (`--at A=@spd.csv`): it runs in that directory first (see `setup_scripts`),
+for data too big for printf, such as a 50×50 matrix.
 """
 
 from __future__ import annotations
@@ -135,6 +137,21 @@ def setup_files(example: Example) -> dict[str, str]:
     return files
 
 
+def setup_scripts(example: Example) -> list[str]:
+    """The code of earlier `python -c CODE` lines of the block that write a file this command names."""
+    args = shlex.split(example.command)
+    names = {a.split("=@", 1)[1] for a in args if "=@" in a} | set(args[1:])
+    scripts: list[str] = []
+    for step in example.setup:
+        try:
+            words = shlex.split(step)
+        except ValueError:
+            continue
+        if len(words) == 3 and words[:2] == ["python", "-c"] and any(f"'{n}'" in words[2] for n in names):
+            scripts.append(words[2])
+    return scripts
+
+
 def gradcli_command() -> list[str]:
     """The console script next to the running Python, else `python -m gradcli`."""
     bindir = Path(sys.executable).parent
@@ -184,7 +201,8 @@ def test_readme_has_examples() -> None:
 def test_readme_example(example: Example, tmp_path: Path) -> None:
     cwd = ROOT
     files = setup_files(example)
-    if files:
+    scripts = setup_scripts(example)
+    if files or scripts:
         # The command reads files an earlier `printf ... > FILE` line made: write them to a temporary
         # directory, never into the repository, and run there with samples/ reachable as from the root.
         cwd = tmp_path
@@ -194,6 +212,8 @@ def test_readme_example(example: Example, tmp_path: Path) -> None:
             (tmp_path / "samples").symlink_to(ROOT / "samples", target_is_directory=True)
         except OSError:
             shutil.copytree(ROOT / "samples", tmp_path / "samples")
+        for code in scripts:
+            subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=cli_env(), check=True, timeout=60)
     args = [*gradcli_command(), *shlex.split(example.command)[1:]]
     done = subprocess.run(
         args,

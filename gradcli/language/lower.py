@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.primitives import CONSTANTS, FUNCTIONS, PRIMITIVES
+from ..engine.primitives.special import SYNTAX as BESSEL_SYNTAX
 from ..engine.tape import Tape
 from ..errors import GrammarError
 from .nodes import (
@@ -40,6 +41,10 @@ COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 # each is (primitive, reciprocal?): sec(x) is 1/cos(x) on the tape, so it needs no derivative rule of its own.
 ALIASES: dict[str, tuple[str, bool]] = {"ln": ("log", False), "sec": ("cos", True), "csc": ("sin", True), "cot": ("tan", True)}
 CONSTANT_ALIASES = {"π": "pi"}
+# scipy's Bessel names (j0 … k1, jv yv iv kv) are also everyday variable names (y1, k0, i1), so they name
+# the function only where the grammar says "call": `j0(x)`; a bare `y1` stays a variable. A program that
+# uses one both ways (`y1 * y1(x)`) is an error rather than a guess, and a user function of that name wins.
+CALL_ONLY_ALIASES: dict[str, str] = dict(BESSEL_SYNTAX)
 _ARITH = {"add", "sub", "mul", "div", "pow", "neg"}
 
 
@@ -75,7 +80,7 @@ def _error(program: Program, span: Span, message: str) -> GrammarError:
 def _suggest(name: str, user: dict[str, _Function] | None = None) -> str:
     import difflib  # only when a name is unknown
 
-    names = sorted(FUNCTIONS) + sorted(ALIASES) + sorted(user or ()) + sorted(CONSTANTS)
+    names = sorted(FUNCTIONS) + sorted(ALIASES) + sorted(CALL_ONLY_ALIASES) + sorted(user or ()) + sorted(CONSTANTS)
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
@@ -111,6 +116,7 @@ class _Lowerer:
         self.functions: dict[str, _Function] = {}
         self.assigned = {s.target for s in program.statements if isinstance(s, Assignment)}
         self.top = _Scope(self.env)
+        self._bare: set[str] | None = None  # names used as variables, found when a call-only alias is met
 
     def error(self, span: Span, message: str) -> GrammarError:
         return _error(self.program, span, message)
@@ -257,6 +263,9 @@ class _Lowerer:
                     raise self.error(node.span, "comparisons are only allowed in the condition of where(cond, a, b)")
                 stack.append((node, in_cond, True, scope))
                 if kind is Call:
+                    if node.func in CALL_ONLY_ALIASES and node.func not in self.functions:
+                        node = self.call_only_alias(node)
+                        stack[-1] = (node, in_cond, True, scope)
                     self.check_call(node)
                     if node.func == "where":  # comparisons are allowed in its condition
                         for k in range(len(children) - 1, -1, -1):
@@ -303,6 +312,19 @@ class _Lowerer:
             self.used_free.add(name)
             self.free.append(name)
         return self.tape.var(name, node.span)
+
+    def call_only_alias(self, node: Call) -> Call:
+        """`j0(x)` as besselj0(x), unless the program also uses j0 as a variable (then neither reading is safe)."""
+        if self._bare is None:
+            self._bare = _bare_names(self.program)
+        full = CALL_ONLY_ALIASES[node.func]
+        if node.func in self._bare:
+            raise self.error(
+                node.func_span,
+                f"{node.func} is a variable of this program and also scipy's name of {full}:"
+                f" call the function {full}(…), or write {node.func}*(…) for a product",
+            )
+        return node._replace(func=full)
 
     def check_call(self, node: Call) -> None:
         n = len(node.args)
@@ -394,6 +416,38 @@ class _Lowerer:
         if value is None:
             raise self.error(node.span, f"an index must be a constant integer, and {name} is a variable")
         return value
+
+
+def _bare_names(program: Program) -> set[str]:
+    """Every name the program uses as a variable: assigned, a parameter, or read bare."""
+    out: set[str] = set()
+    stack: list[Any] = []
+    for stmt in program.statements:
+        if isinstance(stmt, Assignment):
+            out.add(stmt.target)
+            stack.append(stmt.value)
+        elif isinstance(stmt, Definition):
+            out.update(p.id for p in stmt.params)
+            stack.append(stmt.body)
+        elif isinstance(stmt, Outputs):
+            stack.extend(stmt.items)
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is Name:
+            out.add(node.id)
+        elif kind is Call or kind is Operator:
+            stack.extend(node.args)
+        elif kind is Vector:
+            stack.extend(node.items)
+        elif kind is Index:
+            stack.append(node.base)
+            for item in node.items:
+                if type(item) is Slice:
+                    stack.extend(p for p in (item.start, item.stop, item.step) if p is not None)
+                else:
+                    stack.append(item)
+    return out
 
 
 def _scalar_function(node: Call) -> bool:

@@ -241,6 +241,11 @@ def _apply(op: str, args: list[tuple[str, int]], param: Hashable, latex: bool) -
         op, args = "mul", [args[0], log]
     elif op == "polygamma":
         raise UsageError("this derivative needs polygamma, which gradcli's language can't write; use diff without --symbolic")
+    if op == "scatter":
+        raise UsageError(
+            "--symbolic can't write the derivative of a subscript: x[k] puts its cotangent back into an array of"
+            " zeros, which the language has no way to write; use diff without --symbolic"
+        )
     if op in ("unbroadcast", "broadcast_like", "index", "size_of", "matmul_grad_a", "matmul_grad_b"):
         raise UsageError("--symbolic prints derivatives of scalar programs; this one reshapes arrays")
     if op == "mul0":
