@@ -799,3 +799,15 @@ def test_a_csv_of_65536_columns_is_read_in_seconds(tmp_path: Path) -> None:
     assert [r[0] for r in rows[1:]] == ["0", "1", "2"] and [r[-1] for r in rows[1:]] == ["0", "1", "4"]
     assert rows[2][1:-1] == [str(i % 7) for i in range(n - 1)]
     assert took < 30, took  # was minutes: a list membership test per cell
+
+
+def test_order_n_rows_of_several_variables_say_the_mixed_partials_are_not_columns() -> None:
+    """--order 3 over a grid writes d3_x, d3_y only; stderr says so instead of dropping d3/dx2dy silently."""
+    r = CliRunner().invoke(app, ["diff", "sin(x)*y", "--grid", "x=0:1:2,y=1:2:2", "--order", "3"])
+    assert r.exit_code == 0, r.output
+    header, *rows = r.stdout.strip().splitlines()
+    assert header == "x,y,value,d3_x,d3_y"
+    assert [float(v) for v in rows[1].split(",")[3:]] == pytest.approx([-np.cos(0.0) * 2, 0.0])
+    assert "pure partial (d3_x, d3_y)" in r.stderr
+    one = CliRunner().invoke(app, ["diff", "sin(x)", "--grid", "x=0:1:2", "--order", "3"])
+    assert one.exit_code == 0 and "pure partial" not in one.stderr

@@ -235,6 +235,13 @@ def _batch(
         chunks, probe = batch.chunks_from(points, free, skip_bad, stats)
         total = None
     chunks = batch.with_fixed(chunks, fixed)
+    by = wrt or free
+    if kind[0] == "d" and kind[1:].isdigit() and len(by) > 1:  # diff --order N ≥ 3: no mixed columns
+        columns = ", ".join(f"d{kind[1:]}_{v}" for v in by)
+        _note(
+            f"gradcli: note: --order {kind[1:]} rows hold each variable's pure partial ({columns});"
+            " the mixed partials are in the derivative tensor at one point (--at)"
+        )
     fast = _jit_kernel(jit, expr, kind, wrt, total, probe)
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     writer.derivative_rows = derivative_rows
