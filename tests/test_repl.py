@@ -525,3 +525,39 @@ def test_a_closed_stdin_is_a_usage_error_and_plain_gradcli_still_helps() -> None
     plain = subprocess.run([sys.executable, "-m", "gradcli"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=60, preexec_fn=lambda: os.close(0))  # fmt: skip
     assert "Usage" in plain.stdout + plain.stderr and "Traceback" not in plain.stderr
+
+
+def test_ctrl_d_at_once_leaves_without_waiting_for_the_terminal(tmp_path: Path) -> None:
+    """Review 23: a terminal that doesn't answer prompt_toolkit's cursor-position request (ESC[6n) made Ctrl-D
+    wait for its 1 s timeout (seconds under load). Here nothing answers it, and the REPL still leaves at once."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "PROMPT_TOOLKIT_NO_CPR"}
+    env.update({"XDG_STATE_HOME": str(tmp_path), "TERM": "xterm", "NO_COLOR": "1"})
+    child = subprocess.Popen([sys.executable, "-m", "gradcli", "repl"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while b"gradcli>" not in seen:
+            assert time.monotonic() < deadline, bytes(seen[-300:])
+            if select.select([master], [], [], 1)[0]:
+                seen.extend(os.read(master, 65536))
+        sent = time.monotonic()
+        os.write(master, b"\x04")
+        while child.poll() is None and time.monotonic() < sent + 30:
+            if select.select([master], [], [], 0.02)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        assert child.wait(timeout=30) == 0
+        took = time.monotonic() - sent
+        assert took < 0.9, f"{took:.2f} s from Ctrl-D to exit"  # prompt_toolkit's CPR wait alone is 1 s
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)

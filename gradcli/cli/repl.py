@@ -602,6 +602,9 @@ def interactive(session: Session, input: Any = None, output: Any = None, history
         from prompt_toolkit.styles import Style
     except ImportError as exc:
         raise _NoPrompt from exc
+    # No cursor-position requests: before leaving, prompt_toolkit waits up to a second (more under load) for the
+    # terminal's answer, and a terminal or multiplexer that doesn't answer made Ctrl-D take seconds (review 23).
+    os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
     path = history or history_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
