@@ -116,7 +116,7 @@ class _Printer:
     Memory stays linear in the output: a text is dropped once the instructions that read it (its users and
     theirs: some rules look two levels down) are printed, unless it is in `keep`. With `cap`, texts are cut
     to that length (enough to tell short from long); with `budget`, run gives None as soon as one text is
-    longer than it.
+    longer than it, or the texts held at once are several times longer (memory stays a few times the budget).
     """
 
     def __init__(
@@ -153,6 +153,7 @@ class _Printer:
         tape, texts = self.tape, self.texts
         order = sorted(needed)
         free = self._last_reads(order) if self.keep is not None else {}
+        live = 0  # characters in the texts held now
         for i in order:
             if i in self.names:  # its definition, then its name for the instructions that use it
                 text, prec = self._node(i)
@@ -169,10 +170,12 @@ class _Printer:
                 texts[i] = self._node(i)
             if self.cap is not None and len(texts[i][0]) > self.cap:
                 texts[i] = (texts[i][0][: self.cap + 1], texts[i][1])
-            if self.budget is not None and len(texts[i][0]) > self.budget:
-                return None
+            live += len(texts[i][0])
+            if self.budget is not None and (len(texts[i][0]) > self.budget or live > 4 * self.budget + 10_000):
+                return None  # longer than the named form, or (the held pieces all end up in it) heading there
             for a in free.get(i, ()):
-                texts.pop(a, None)
+                gone = texts.pop(a, None)
+                live -= len(gone[0]) if gone is not None else 0
         # A root or a bound name that is a comparison is a number: wrap it.
         for i in self.indicator:
             if i not in self.names and i in texts:
