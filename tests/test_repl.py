@@ -421,9 +421,33 @@ def test_user_functions_complete_with_their_parameters_and_are_prepended_where_u
 
 
 def test_a_formula_defined_before_what_it_uses_still_comes_after_it(capsys: pytest.CaptureFixture[str]) -> None:
-    session, codes, out, err = run_lines(capsys, "g = k + 1", "k = 2*z", "eval g at z=3", "p = q", "q = p", "eval p at z=1")
-    assert codes[:3] == [0, 0, 0] and out.startswith("7\n"), err  # 2·3 + 1: k is assigned before g reads it
+    session, codes, out, err = run_lines(capsys, "g = k + 1", "k = 2*z", "eval g at z=3")
+    assert codes == [0, 0, 0] and out.startswith("7\n"), err  # 2·3 + 1: k is assigned before g reads it
+    session.definitions["p"] = repl.Definition("p", "p = q", "q")  # a cycle can't be typed (see below); still,
+    session.definitions["q"] = repl.Definition("q", "q = p", "p")
     assert [d.name for d in session.used_definitions({"p"})] == ["q", "p"]  # a cycle is cut, not followed forever
+
+
+def test_self_reference_and_cycles_are_refused_and_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """x = x + 1 with x unbound, s = s + x with s a formula, a = b then b = a: each refused, saying why."""
+    session, codes, out, err = run_lines(capsys, "x = x + 1", "s = y", "s = s + y", "a = b", "b = a")
+    assert codes == [2, 0, 2, 0, 2], err
+    lines = err.splitlines()
+    assert "x itself" in lines[0] and "no value yet" in lines[0]
+    assert "s = y" in lines[1] and "refer to itself" in lines[1]
+    assert "cycle (b uses a, a uses b)" in lines[2]
+    assert "x" not in session.definitions and session.definitions["s"].body == "y" and "b" not in session.definitions
+    session, codes, out, err = run_lines(capsys, "g = k + 1", "k = 2*m", "m = g*2", "eval g at m=5")
+    assert codes == [0, 0, 2, 0] and "cycle (m uses g, g uses k, k uses m)" in err and out.startswith("11\n"), err
+    session, codes, out, err = run_lines(capsys, "a = 2", "a = a + 1", "eval a")  # a value updated from itself is fine
+    assert codes == [0, 0, 0] and out.startswith("3\n"), err
+
+
+def test_a_function_is_not_silently_replaced_by_a_value(capsys: pytest.CaptureFixture[str]) -> None:
+    session, codes, out, err = run_lines(capsys, "f(t) = t^2", "f = 3", ":clear f", "f = 3", "g = x + 1", "g(t) = t")
+    assert codes == [0, 2, 0, 0, 0, 2], err
+    assert "f is a function (f(t) = t^2)" in err and ":clear f" in err and "g is a formula (g = x + 1)" in err
+    assert session.bindings["f"] == "3" and session.definitions["g"].params is None
 
 
 def test_completion_of_options_and_their_choices() -> None:
@@ -501,3 +525,39 @@ def test_a_closed_stdin_is_a_usage_error_and_plain_gradcli_still_helps() -> None
     plain = subprocess.run([sys.executable, "-m", "gradcli"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=60, preexec_fn=lambda: os.close(0))  # fmt: skip
     assert "Usage" in plain.stdout + plain.stderr and "Traceback" not in plain.stderr
+
+
+def test_ctrl_d_at_once_leaves_without_waiting_for_the_terminal(tmp_path: Path) -> None:
+    """Review 23: a terminal that doesn't answer prompt_toolkit's cursor-position request (ESC[6n) made Ctrl-D
+    wait for its 1 s timeout (seconds under load). Here nothing answers it, and the REPL still leaves at once."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "PROMPT_TOOLKIT_NO_CPR"}
+    env.update({"XDG_STATE_HOME": str(tmp_path), "TERM": "xterm", "NO_COLOR": "1"})
+    child = subprocess.Popen([sys.executable, "-m", "gradcli", "repl"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while b"gradcli>" not in seen:
+            assert time.monotonic() < deadline, bytes(seen[-300:])
+            if select.select([master], [], [], 1)[0]:
+                seen.extend(os.read(master, 65536))
+        sent = time.monotonic()
+        os.write(master, b"\x04")
+        while child.poll() is None and time.monotonic() < sent + 30:
+            if select.select([master], [], [], 0.02)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        assert child.wait(timeout=30) == 0
+        took = time.monotonic() - sent
+        assert took < 0.9, f"{took:.2f} s from Ctrl-D to exit"  # prompt_toolkit's CPR wait alone is 1 s
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)

@@ -318,11 +318,17 @@ class Session:
                 message = f"this version of the language has no function definitions ({exc.message})"
                 raise UsageError(message, exc.detail) from None
             raise
+        old = self.definitions.get(name)
+        if old is not None and (old.params is None) != (line.params is None):
+            what = "a function" if old.params is not None else "a formula"
+            raise UsageError(f"{name} is {what} ({old.text}): :clear {name} first to replace it, or choose another name")
         if line.params is not None:
             self._define_function(line)
             return
-        if name in names_in(body) and name in self.definitions:
-            raise UsageError(f"{name} = … uses {name}, which is defined by a formula: give the new definition another name")
+        if old is not None and name in names_in(body):
+            why = f"{name}, which is the formula {old.text}"
+            raise UsageError(f"{name} = … uses {why}: a formula can't refer to itself; choose another name")
+        self._refuse_cycles(name, body)
         used = self.used_definitions(names_in(body), skip=(name,))
         from ..api import compile
 
@@ -338,8 +344,33 @@ class Session:
                 self.definitions.pop(name, None)
                 self.bindings[name] = text
                 return
+        if name in expr.variables:  # a = a + 1 updates a value; as a formula it would refer to itself
+            why = f"{name} has no value yet" if name not in self.bindings else "the result is not a number"
+            raise UsageError(f"{name} = … uses {name} itself and {why}: a formula can't refer to itself; choose another name")
         self.bindings.pop(name, None)
         self.definitions[name] = Definition(name, f"{name} = {body}", body)
+
+    def _refuse_cycles(self, name: str, body: str) -> None:
+        """name = body where body uses, through other formulas, name itself: say which chain closes the cycle."""
+        parent: dict[str, str] = {}
+        todo = [n for n in self.definitions if n in names_in(body) and n != name]
+        for n in todo:
+            parent[n] = name
+        while todo:
+            current = todo.pop()
+            d = self.definitions[current]
+            inner = names_in(d.body) - set(d.params or ())
+            if name in inner:
+                chain = [current]
+                while chain[-1] != name:
+                    chain.append(parent[chain[-1]])
+                steps = [name, *reversed(chain[:-1]), name]
+                path = ", ".join(f"{a} uses {b}" for a, b in zip(steps, steps[1:]))
+                raise UsageError(f"{name} = … would make a cycle ({path}): choose another name")
+            for n in self.definitions:
+                if n in inner and n not in parent and n != name:
+                    parent[n] = current
+                    todo.append(n)
 
     def _define_function(self, line: Line) -> None:
         from ..api import compile
@@ -571,6 +602,9 @@ def interactive(session: Session, input: Any = None, output: Any = None, history
         from prompt_toolkit.styles import Style
     except ImportError as exc:
         raise _NoPrompt from exc
+    # No cursor-position requests: before leaving, prompt_toolkit waits up to a second (more under load) for the
+    # terminal's answer, and a terminal or multiplexer that doesn't answer made Ctrl-D take seconds (review 23).
+    os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
     path = history or history_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,9 +75,12 @@ def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas
             if a not in needed:
                 needed.add(a)
                 stack.append(a)
-    inline = _texts(tape, needed, {}, latex)
+    # Which shared sub-expressions are worth a name (longer than 6 characters written out): texts capped at
+    # 64 characters answer that, where the whole texts of a 10,000-deep chain would take gigabytes (review 8).
+    short = _Printer(tape, {}, latex, cap=64).run(needed)
     leaves = ("var", "const", *_COMPARISONS)  # a comparison reads best where it is used
-    shared = [i for i in sorted(needed) if uses.get(i, 0) > 1 and tape.ops[i] not in leaves and len(inline[i][0]) > 6]
+    shared = [i for i in sorted(needed) if uses.get(i, 0) > 1 and tape.ops[i] not in leaves and len(short[i][0]) > 6]
+    del short
     taken = {var_text(p) for op, p in zip(tape.ops, tape.params) if op == "var"}
     let_names: dict[int, str] = {}
     k = 0
@@ -86,13 +89,16 @@ def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas
         while f"t{k}" in taken:
             k += 1
         let_names[i] = f"t{k}"
-    printer = _Printer(tape, let_names, latex)
+    printer = _Printer(tape, let_names, latex, keep={*live, *shared})
     bound = printer.run(needed)
     with_lets = sum(len(bound[i][0]) for i in shared) + sum(len(bound[r][0]) for r in live)
-    without = sum(len(inline[r][0]) for r in live)
     zero = "0"
-    if not shared or without <= with_lets:
-        return Formulas([], {n: inline[r][0] if r is not None else zero for n, r in roots.items()})
+    # Written out without names, unless some piece of it is already longer than the whole with names.
+    inline = _Printer(tape, {}, latex, keep=set(live), budget=with_lets if shared else None).run(needed)
+    if inline is not None:
+        without = sum(len(inline[r][0]) for r in live)
+        if not shared or without <= with_lets:
+            return Formulas([], {n: inline[r][0] if r is not None else zero for n, r in roots.items()})
     bindings = [(let_names[i], printer.definitions[i]) for i in shared]
     return Formulas(bindings, {n: bound[r][0] if r is not None else zero for n, r in roots.items()})
 
@@ -100,26 +106,55 @@ def _print(tape: Tape, roots: Mapping[Any, int | None], latex: bool) -> Formulas
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 
 
-def _texts(tape: Tape, needed: set[int], names: dict[int, str], latex: bool) -> dict[int, tuple[str, int]]:
+class _Printer:
     """Each instruction's text, in gradcli syntax that reads back to the same numbers (or LaTeX).
 
     A comparison is 1 or 0, but the language allows comparisons only in the condition of `where`, so
     where one is used as a number it is written `where(c, 1, 0)` (`where(c, k, 0)` for k times it).
     Such indicator texts are kept raw in `texts` and wrapped by their consumers (see `_Printer.value`).
+
+    Memory stays linear in the output: a text is dropped once the instructions that read it (its users and
+    theirs: some rules look two levels down) are printed, unless it is in `keep`. With `cap`, texts are cut
+    to that length (enough to tell short from long); with `budget`, run gives None as soon as one text is
+    longer than it, or the texts held at once are several times longer (memory stays a few times the budget).
     """
-    return _Printer(tape, names, latex).run(needed)
 
-
-class _Printer:
-    def __init__(self, tape: Tape, names: dict[int, str], latex: bool) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        names: dict[int, str],
+        latex: bool,
+        keep: set[int] | None = None,
+        cap: int | None = None,
+        budget: int | None = None,
+    ) -> None:
         self.tape, self.names, self.latex = tape, names, latex
+        self.keep, self.cap, self.budget = keep, cap, budget
         self.texts: dict[int, tuple[str, int]] = {}
         self.indicator: set[int] = set()  # instructions whose raw text is a comparison (or a product of them)
         self.definitions: dict[int, str] = {}  # bound instruction → the text its name stands for
 
-    def run(self, needed: set[int]) -> dict[int, tuple[str, int]]:
+    def _last_reads(self, order: list[int]) -> dict[int, list[int]]:
+        """Instruction → the texts that can be dropped after it is printed."""
+        args = self.tape.args
+        last: dict[int, int] = {}
+        for i in order:
+            for a in args[i]:
+                last[a] = i
+                for b in args[a]:
+                    last[b] = i
+        free: dict[int, list[int]] = {}
+        for a, i in last.items():
+            if self.keep is not None and a not in self.keep:
+                free.setdefault(i, []).append(a)
+        return free
+
+    def run(self, needed: set[int]) -> dict[int, tuple[str, int]] | None:
         tape, texts = self.tape, self.texts
-        for i in sorted(needed):
+        order = sorted(needed)
+        free = self._last_reads(order) if self.keep is not None else {}
+        live = 0  # characters in the texts held now
+        for i in order:
             if i in self.names:  # its definition, then its name for the instructions that use it
                 text, prec = self._node(i)
                 self.definitions[i] = f"where({text}, 1, 0)" if i in self.indicator and not self.latex else text
@@ -133,9 +168,17 @@ class _Printer:
                 texts[i] = (latex_name(name) if self.latex else name, ATOM)
             else:
                 texts[i] = self._node(i)
+            if self.cap is not None and len(texts[i][0]) > self.cap:
+                texts[i] = (texts[i][0][: self.cap + 1], texts[i][1])
+            live += len(texts[i][0])
+            if self.budget is not None and (len(texts[i][0]) > self.budget or live > 4 * self.budget + 10_000):
+                return None  # longer than the named form, or (the held pieces all end up in it) heading there
+            for a in free.get(i, ()):
+                gone = texts.pop(a, None)
+                live -= len(gone[0]) if gone is not None else 0
         # A root or a bound name that is a comparison is a number: wrap it.
         for i in self.indicator:
-            if i not in self.names:
+            if i not in self.names and i in texts:
                 texts[i] = self.value(i)
         return texts
 
