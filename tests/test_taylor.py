@@ -692,3 +692,28 @@ def test_taylor_schema_rejects_a_broken_document() -> None:
     broken = dict(data, coefficients=[{"powers": [1, 0]}])
     assert list(_validator("taylor").iter_errors(broken))
     assert list(_validator("taylor").iter_errors({k: v for k, v in data.items() if k != "polynomial"}))
+
+
+# -- review fixes (2026-12-02) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "c", "x0"),
+    [("x^3", 3, "1e-300"), ("x^10", 10, "1e-40"), ("x^2.5", sp.Rational(5, 2), "1e-300"), ("sin(x)^2.5", None, "1e-300")],
+)
+def test_power_whose_value_underflows_keeps_its_derivatives(source: str, c: Any, x0: str) -> None:
+    """x^c with x_0^c = 0 in floats: the derivatives C(c,k)·k!·x_0^(c−k) are representable (review item 1)."""
+    f = X**c if c is not None else sp.sin(X) ** sp.Rational(5, 2)
+    want = float(sp.N(sp.diff(f, X, 3).subs(X, sp.Float(x0, 60)), 30))
+    result = runner.invoke(app, ["diff", source, "--at", f"x={x0}", "--order", "3", "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert math.isclose(float(result.stdout), want, rel_tol=1e-12), (result.stdout, want)
+
+
+def test_taylor_keeps_the_mixed_term_of_an_underflowing_power() -> None:
+    result = runner.invoke(app, ["taylor", "x^2*y", "--at", "x=1e-200,y=1", "--order", "3", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    h = {"x": 1e-3, "y": 0.5}
+    assert math.isclose(_poly_at(data, h), (1e-200 + 1e-3) ** 2 * 1.5, rel_tol=1e-12)
+    assert math.isclose(series_of("x^3", 1e-300, 3)[3], 1.0, rel_tol=1e-15)
