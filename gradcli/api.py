@@ -677,8 +677,8 @@ class Expression:
     def taylor_polynomial(
         self, at: Point | None = None, wrt: Sequence[str] | str | None = None, order: int = 5, output: int | None = None
     ) -> dict[tuple[int, ...], float]:
-        """Taylor coefficients ∂^j f(a)/j! of the (sum of the) output for every exponent tuple j over `wrt`
-        (scalar variables) with |j| ≤ order: f(a + h) ≈ Σ_j c_j h^j."""
+        """Taylor coefficients ∂^j f(a)/j! of the (scalar) output for every exponent tuple j over `wrt`
+        (scalar variables) with |j| ≤ order: f(a + h) ≈ Σ_j c_j h^j. An array output is a UsageError."""
         if order < 0:
             raise UsageError("the order of a Taylor polynomial must be at least 0")
         point = self.bind(at)
@@ -687,7 +687,13 @@ class Expression:
         arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
         if arrays:
             raise UsageError(f"Taylor polynomials are for scalar variables; {arrays[0]} is an array")
-        value = float(np.sum(self.values(point)[out_index]))
+        result = self.values(point)[out_index]
+        if np.size(result) != 1:  # summing the elements silently would expand a different function
+            raise UsageError(
+                f"a Taylor polynomial is of a scalar; this expression is an array of shape {np.shape(result)} "
+                "(expand one element, e.g. (...)[0], or sum(...))"
+            )
+        value = float(np.sum(result))
         m = len(names)
         coefficients: dict[tuple[int, ...], float] = {(0,) * m: value}
         if m == 1 and names[0] in self.variables:

@@ -717,3 +717,15 @@ def test_taylor_keeps_the_mixed_term_of_an_underflowing_power() -> None:
     h = {"x": 1e-3, "y": 0.5}
     assert math.isclose(_poly_at(data, h), (1e-200 + 1e-3) ** 2 * 1.5, rel_tol=1e-12)
     assert math.isclose(series_of("x^3", 1e-300, 3)[3], 1.0, rel_tol=1e-15)
+
+
+def test_taylor_refuses_an_array_output() -> None:
+    """The series of [sin x, cos x] is not that of sin x + cos x (review item 2): exit 2, the shape named."""
+    result = runner.invoke(app, ["taylor", "[sin(x), cos(x)]", "--at", "x=0", "--order", "2"])
+    assert result.exit_code == 2, result.output
+    assert "(2,)" in result.output and "Traceback" not in result.output
+    summed = runner.invoke(app, ["taylor", "sum([sin(x), cos(x)])", "--at", "x=0", "--order", "2", "--format", "json"])
+    assert summed.exit_code == 0, summed.output
+    got = {tuple(c["powers"]): c["coefficient"] for c in json.loads(summed.stdout)["coefficients"]}
+    want = sympy_coefficients(sp.sin(X) + sp.cos(X), sp.Integer(0), 2)
+    assert all(math.isclose(got.get((k,), 0.0), w, abs_tol=1e-15) for k, w in enumerate(want)), got
