@@ -640,14 +640,15 @@ class Expression:
             )
         self.values(point)
         try:
-            c = self.taylor_coefficients(point, {name: np.ones_like(x)}, order, out_index)
+            shift = _seed_shift(order)
+            c = self.taylor_coefficients(point, {name: np.full_like(x, 2.0**shift)}, order, out_index)
         except taylor.NoTaylorRule as exc:
             if x.ndim:
                 why = f"{exc.op} has no Taylor rule here"
                 raise UsageError(f"{why}, so order {order} by an array variable is not available") from None
             self._fallback_note(exc, order)
             return None
-        top = c[order] * math.factorial(order)
+        top = _times(c[order], math.factorial(order), 1 << (shift * order))
         if x.ndim:
             shape = np.shape(self.values(point)[out_index])
             return np.broadcast_to(top, shape).copy()
@@ -664,14 +665,15 @@ class Expression:
         if not present:
             return by_sorted
         indices, solve = _interpolation(len(present), order)
-        dirs = np.asarray(indices, dtype=float)
+        shift = _seed_shift(order)
+        dirs = np.asarray(indices, dtype=float) * 2.0**shift
         seeds = {names[k]: dirs[:, m] for m, k in enumerate(present)}
         c = self.taylor_coefficients(point, seeds, order, out_index, directions=len(indices))
         top = np.broadcast_to(c[order], (len(indices), *c.shape[2:])).reshape(len(indices), -1).sum(axis=1)
         coefficients = solve(top)
         for j, a in zip(indices, coefficients):
             combo = tuple(k for m, k in enumerate(present) for _ in range(j[m]))
-            by_sorted[combo] = float(a) * math.prod(math.factorial(e) for e in j)
+            by_sorted[combo] = float(_times(a, math.prod(math.factorial(e) for e in j), 1 << (shift * order)))
         return by_sorted
 
     def taylor_polynomial(
@@ -710,7 +712,7 @@ class Expression:
                 partials = {(i,): float(grad[v]) for i, v in enumerate(names)}
             for combo, v in partials.items():
                 j = tuple(combo.count(i) for i in range(m))
-                coefficients[j] = v / math.prod(math.factorial(e) for e in j)
+                coefficients[j] = float(_times(v, 1, math.prod(math.factorial(e) for e in j)))
         return coefficients
 
     def _nth_tape(
@@ -763,6 +765,21 @@ class Expression:
         return _stack_results(results, size)
 
 
+def _seed_shift(order: int) -> int:
+    """p for seeds of 2^p: coefficient n is then D^n f·2^(pn)/n!, about D^n f/sqrt(n) at 2^p ≈ n/e (Stirling),
+    where with seeds of 1 it underflows past n ≈ 170. Every coefficient k is homogeneous of degree k in the
+    seed, so a power of two changes no rounding."""
+    return max(0, round(math.log2(order / math.e))) if order > 2 else 0
+
+
+def _times(a: Any, num: int, den: int) -> np.ndarray:
+    """a·num/den for integers too large for a float (n! past 170): their ratio near 1, its exponent by ldexp."""
+    b = num.bit_length() - den.bit_length()
+    ratio = (num << max(0, -b)) / (den << max(0, b))
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(np.asarray(a, dtype=float) * ratio, b)
+
+
 def _combinations(n: int, order: int) -> list[tuple[int, ...]]:
     import itertools
 
@@ -795,6 +812,12 @@ def _interpolation(m: int, order: int) -> tuple[list[tuple[int, ...]], Callable[
     found = _INTERPOLATION.get((m, order))
     if found is not None:
         return found
+    if m > 1 and order * math.log10(order) > 300:  # the system's entries i^j reach order^order
+        top = max(n for n in range(2, order) if n * math.log10(n) <= 300)
+        raise UsageError(
+            f"mixed partials of order {order} come from a system with entries up to {order}^{order}, beyond floating "
+            f"point; with several variables the highest order is {top}"
+        )
     indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
     position = {j: k for k, j in enumerate(indices)}
     blocks: dict[int, tuple[list[tuple[int, ...]], np.ndarray]] = {}

@@ -729,3 +729,21 @@ def test_taylor_refuses_an_array_output() -> None:
     got = {tuple(c["powers"]): c["coefficient"] for c in json.loads(summed.stdout)["coefficients"]}
     want = sympy_coefficients(sp.sin(X) + sp.cos(X), sp.Integer(0), 2)
     assert all(math.isclose(got.get((k,), 0.0), w, abs_tol=1e-15) for k, w in enumerate(want)), got
+
+
+@pytest.mark.parametrize("order", [171, 250, 400])
+def test_derivatives_past_order_170_where_k_factorial_overflows(order: int) -> None:
+    """k! > 1.8e308 past k = 170 (review item 6): sin^(k)(1) = sin(1 + kπ/2) and (e^(2x))^(k)(0) = 2^k."""
+    e = gradcli.compile("sin(x)")
+    want = float(mpmath.sin(1 + order * mpmath.pi / 2))
+    assert math.isclose(float(e.derivative({"x": 1.0}, "x", order)), want, rel_tol=1e-10, abs_tol=1e-12)
+    assert math.isclose(float(gradcli.compile("exp(2*x)").derivative({"x": 0.0}, "x", order)), 2.0**order, rel_tol=1e-12)
+    result = runner.invoke(app, ["diff", "sin(x)", "--at", "x=1", "--order", str(order), "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert math.isclose(float(result.stdout), want, rel_tol=1e-10, abs_tol=1e-12)
+
+
+def test_mixed_partials_past_the_float_range_are_refused() -> None:
+    result = runner.invoke(app, ["diff", "x*y", "--at", "x=1,y=2", "--order", "200"])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "order" in result.output
