@@ -747,3 +747,34 @@ def test_mixed_partials_past_the_float_range_are_refused() -> None:
     result = runner.invoke(app, ["diff", "x*y", "--at", "x=1,y=2", "--order", "200"])
     assert result.exit_code == 2, result.output
     assert "internal error" not in result.output and "order" in result.output
+
+
+EIGHT = ",".join(f"{v}=1" for v in ("a", "b", "c", "d", "e1", "f1", "g1", "h"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "size"),
+    [
+        (["diff", "x*y", "--at", "x=1,y=2", "--order", "100000"], "10^3010"),  # 2^100000 tensor entries
+        (["diff", "x", "--at", "x=1", "--order", "1000000000"], "order"),
+        (["diff", "sin(x)", "--at", "x=1", "--order", "20000"], "1500"),
+        (["diff", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "12"], "6.87e+10"),  # 8^12 entries
+        (["taylor", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "20"], "3.11e+06"),  # C(28, 20) coefficients
+        (["taylor", "sin(x)", "--at", "x=1", "--order", "40000"], "1.6e+09"),  # 40001² multiply-adds
+    ],
+)
+def test_orders_past_the_budget_are_refused_up_front(argv: list[str], size: str) -> None:
+    """Review item 7: exit 2 with the size it would take, instead of gigabytes or a hang."""
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert size in result.output and "Traceback" not in result.output, result.output
+
+
+def test_budget_leaves_sane_orders_alone() -> None:
+    """Just under the limits the answers are still right: sin^(1500)(1) = sin(1), the 8-variable product's 6th partials."""
+    assert math.isclose(float(gradcli.compile("sin(x)").derivative({"x": 1.0}, "x", 1500)), math.sin(1.0), rel_tol=1e-9)
+    result = runner.invoke(app, ["diff", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "6", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)["derivative"]
+    assert math.isclose(d["a"]["b"]["c"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9)
+    assert math.isclose(d["h"]["b"]["g1"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9) and abs(d["a"]["a"]["b"]["c"]["d"]["e1"]) < 1e-9
