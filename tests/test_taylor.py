@@ -778,3 +778,14 @@ def test_budget_leaves_sane_orders_alone() -> None:
     d = json.loads(result.stdout)["derivative"]
     assert math.isclose(d["a"]["b"]["c"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9)
     assert math.isclose(d["h"]["b"]["g1"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9) and abs(d["a"]["a"]["b"]["c"]["d"]["e1"]) < 1e-9
+
+
+def test_taylor_latex_writes_greek_names_as_commands() -> None:
+    """θ and alpha are \\theta and \\alpha in LaTeX (review item 21); the plain text keeps the names as typed."""
+    argv = ["taylor", "sin(θ)*alpha + Ω1^2", "--at", "θ=0,alpha=1,Ω1=2", "--order", "2"]
+    latex = runner.invoke(app, [*argv, "--format", "latex"])
+    assert latex.exit_code == 0, latex.output
+    omega = "\\left(\\Omega_{1} - 2\\right)"
+    assert latex.stdout.strip() == f"4 + \\theta + 4 {omega} + \\theta \\left(\\alpha - 1\\right) + {omega}^{{2}}"
+    plain = runner.invoke(app, [*argv, "--format", "plain"])
+    assert "θ*(alpha - 1)" in plain.stdout and "(Ω1 - 2)^2" in plain.stdout, plain.stdout
