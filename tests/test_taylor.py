@@ -789,3 +789,14 @@ def test_taylor_latex_writes_greek_names_as_commands() -> None:
     assert latex.stdout.strip() == f"4 + \\theta + 4 {omega} + \\theta \\left(\\alpha - 1\\right) + {omega}^{{2}}"
     plain = runner.invoke(app, [*argv, "--format", "plain"])
     assert "θ*(alpha - 1)" in plain.stdout and "(Ω1 - 2)^2" in plain.stdout, plain.stdout
+
+
+@pytest.mark.parametrize("x0", ["2", "1", "-0.5"])  # invertible, singular (det 0 there), invertible
+def test_det_of_a_polynomial_matrix_gains_no_junk_terms(x0: str) -> None:
+    """det([[x,1],[1,x]]) = x² − 1: degree 2, so coefficients 3.. are exactly 0, not rounding noise (review item 19)."""
+    result = runner.invoke(app, ["taylor", "det([[x,1],[1,x]])", "--at", f"x={x0}", "--order", "6", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got = {c["powers"][0]: c["coefficient"] for c in json.loads(result.stdout)["coefficients"]}
+    want = sympy_coefficients(X**2 - 1, sp.Rational(x0), 6)
+    assert all(got.get(k, 0.0) == 0.0 for k in range(3, 7)), got
+    assert_close([got.get(k, 0.0) for k in range(3)], want[:3], rtol=1e-14)

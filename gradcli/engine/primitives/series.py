@@ -603,10 +603,14 @@ def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx
     roots of unity give its coefficients (one FFT), the first d + 1 being the series (the arguments are
     complete: det is never inside a partial's tape)."""
     a = args[0]
+    nonzero = np.flatnonzero(np.any(a.reshape(a.shape[0], -1) != 0, axis=1))
+    top = a.shape[-1] * int(nonzero[-1]) if nonzero.size else 0  # det of a polynomial of degree p: degree ≤ n·p
     if np.all(np.linalg.det(a[0]) != 0):
         ld, advance = _logdet_series(a, ctx.op)
 
         def step(k: int) -> np.ndarray:
+            if k > top:  # exactly 0 (the recurrence would leave rounding noise)
+                return np.zeros_like(out[k])
             advance(k)
             return np.linalg.det(a[0]) if k == 0 else ode_term(ld, out, k)
 
@@ -618,6 +622,7 @@ def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx
     values = np.linalg.det(np.tensordot(powers, a, axes=(1, 0)))  # det P(t) at each root: (m, ...)
     coefficients = np.real(np.fft.fft(values, axis=0)[: d + 1]) / m
     coefficients[0] = np.linalg.det(a[0])
+    coefficients[top + 1 :] = 0.0
     return lambda k: coefficients[k]
 
 
