@@ -800,3 +800,17 @@ def test_det_of_a_polynomial_matrix_gains_no_junk_terms(x0: str) -> None:
     want = sympy_coefficients(X**2 - 1, sp.Rational(x0), 6)
     assert all(got.get(k, 0.0) == 0.0 for k in range(3, 7)), got
     assert_close([got.get(k, 0.0) for k in range(3)], want[:3], rtol=1e-14)
+
+
+@pytest.mark.parametrize("a", [[[1, 2], [2, 4]], [[1, 2, 3], [2, 4, 6], [1, 0, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 1]], [[2, 1], [1, 3]]])
+def test_hessian_of_det_at_a_singular_matrix(a: list[list[int]]) -> None:
+    """∂²det/∂A_ij∂A_kl exists everywhere (det is a polynomial); at a singular A it was all nan (review item 3)."""
+    n = len(a)
+    syms = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"a{i}{j}"))
+    flat = list(syms)
+    hess = sp.hessian(syms.det(), flat).subs(dict(zip(flat, sum(a, []))))
+    want = np.array(hess, dtype=float).reshape(n, n, n, n)
+    result = runner.invoke(app, ["hessian", "det(A)", "--at", f"A={json.dumps(a)}", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got = np.array(json.loads(result.stdout)["hessian"]["A"]["A"], dtype=float)
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (got, want)
