@@ -31,6 +31,22 @@ from .language.syntax import parse
 Point = Mapping[str, Any]
 T = TypeVar("T")
 MAX_TAPE = 2_000_000  # instructions: about a gigabyte of tape, the most a nested derivative may build
+MAX_ENTRIES = 1_000_000  # entries of a derivative tensor, distinct partials or Taylor polynomial coefficients
+MAX_COEFFICIENTS = 100_000_000  # Taylor coefficients carried per instruction (orders × directions × elements)
+MAX_TAYLOR_WORK = 1_000_000_000  # about the multiply-adds of one instruction's series: coefficients × (order + 1)
+MAX_PLAN = 1_000_000  # terms of the interpolation that turns directional series into mixed partials
+MAX_DERIVATIVE_ORDER = 1500  # past it even seeds of 2^9 leave D^n f·s^n/n! below the floats (see _seed_shift)
+
+
+def _budget(what: str, size: int, limit: int, unit: str) -> None:
+    """Refuse up front (UsageError, exit 2) what would take more than `limit`: not a hang or a swap storm."""
+    if size > limit:
+        shown = f"{size:.3g}" if size < 10**300 else f"about 10^{int(size.bit_length() * math.log10(2))}"
+        raise UsageError(
+            f"{what} would need {shown} {unit} (the most allowed is {limit:.0e}); use a lower order or fewer variables"
+        )
+
+
 _ALL = {"a gradient": "jacobian()", "a Hessian": "hessians()", "a derivative": "derivative_tensor(..., output=k) per output"}
 
 
@@ -567,6 +583,8 @@ class Expression:
                 f"derivative tensors are for scalar variables; {arrays[0]} is an array (use gradient, hessian or jacobian)"
             )
         n = len(names)
+        if n > 1:
+            _budget(f"a derivative tensor of order {order} in {n} variables", n**order, MAX_ENTRIES, "entries")
         by_sorted = self.distinct_partials(point, names, order, out_index)
         if n == 1:
             return np.asarray(by_sorted[(0,) * order])
@@ -585,6 +603,8 @@ class Expression:
         """
         import itertools
 
+        count = math.comb(len(names) + order - 1, order)
+        _budget(f"the partials of order {order} in {len(names)} variables", count, MAX_ENTRIES, "distinct partials")
         self.values(point)
         if order >= 3:
             try:
@@ -621,6 +641,11 @@ class Expression:
         """
         seeds = {v: s for v, s in seeds.items() if v in self.variables}
         tape = self.specialised(point)
+        size = max((math.prod(s) for s in tape.shapes or ()), default=1)
+        coefficients = (order + 1) * (directions or 1) * size
+        what = f"Taylor mode to order {order} ({directions or 1} direction(s), arrays of {size} elements)"
+        _budget(what, coefficients, MAX_COEFFICIENTS, "coefficients per instruction")
+        _budget(what, coefficients * (order + 1), MAX_TAYLOR_WORK, "operations per instruction")
         return taylor.propagate(tape, point, seeds, order, [self.lowered.outputs[output]], directions)[0]
 
     def _fallback_note(self, exc: taylor.NoTaylorRule, order: int) -> None:
@@ -640,14 +665,15 @@ class Expression:
             )
         self.values(point)
         try:
-            c = self.taylor_coefficients(point, {name: np.ones_like(x)}, order, out_index)
+            shift = _seed_shift(order)
+            c = self.taylor_coefficients(point, {name: np.full_like(x, 2.0**shift)}, order, out_index)
         except taylor.NoTaylorRule as exc:
             if x.ndim:
                 why = f"{exc.op} has no Taylor rule here"
                 raise UsageError(f"{why}, so order {order} by an array variable is not available") from None
             self._fallback_note(exc, order)
             return None
-        top = c[order] * math.factorial(order)
+        top = _times(c[order], math.factorial(order), 1 << (shift * order))
         if x.ndim:
             shape = np.shape(self.values(point)[out_index])
             return np.broadcast_to(top, shape).copy()
@@ -664,21 +690,22 @@ class Expression:
         if not present:
             return by_sorted
         indices, solve = _interpolation(len(present), order)
-        dirs = np.asarray(indices, dtype=float)
+        shift = _seed_shift(order)
+        dirs = np.asarray(indices, dtype=float) * 2.0**shift
         seeds = {names[k]: dirs[:, m] for m, k in enumerate(present)}
         c = self.taylor_coefficients(point, seeds, order, out_index, directions=len(indices))
         top = np.broadcast_to(c[order], (len(indices), *c.shape[2:])).reshape(len(indices), -1).sum(axis=1)
         coefficients = solve(top)
         for j, a in zip(indices, coefficients):
             combo = tuple(k for m, k in enumerate(present) for _ in range(j[m]))
-            by_sorted[combo] = float(a) * math.prod(math.factorial(e) for e in j)
+            by_sorted[combo] = float(_times(a, math.prod(math.factorial(e) for e in j), 1 << (shift * order)))
         return by_sorted
 
     def taylor_polynomial(
         self, at: Point | None = None, wrt: Sequence[str] | str | None = None, order: int = 5, output: int | None = None
     ) -> dict[tuple[int, ...], float]:
-        """Taylor coefficients ∂^j f(a)/j! of the (sum of the) output for every exponent tuple j over `wrt`
-        (scalar variables) with |j| ≤ order: f(a + h) ≈ Σ_j c_j h^j."""
+        """Taylor coefficients ∂^j f(a)/j! of the (scalar) output for every exponent tuple j over `wrt`
+        (scalar variables) with |j| ≤ order: f(a + h) ≈ Σ_j c_j h^j. An array output is a UsageError."""
         if order < 0:
             raise UsageError("the order of a Taylor polynomial must be at least 0")
         point = self.bind(at)
@@ -687,7 +714,15 @@ class Expression:
         arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
         if arrays:
             raise UsageError(f"Taylor polynomials are for scalar variables; {arrays[0]} is an array")
-        value = float(np.sum(self.values(point)[out_index]))
+        count = math.comb(len(names) + order, order)
+        _budget(f"a Taylor polynomial of degree {order} in {len(names)} variables", count, MAX_ENTRIES, "coefficients")
+        result = self.values(point)[out_index]
+        if np.size(result) != 1:  # summing the elements silently would expand a different function
+            raise UsageError(
+                f"a Taylor polynomial is of a scalar; this expression is an array of shape {np.shape(result)} "
+                "(expand one element, e.g. (...)[0], or sum(...))"
+            )
+        value = float(np.sum(result))
         m = len(names)
         coefficients: dict[tuple[int, ...], float] = {(0,) * m: value}
         if m == 1 and names[0] in self.variables:
@@ -704,7 +739,7 @@ class Expression:
                 partials = {(i,): float(grad[v]) for i, v in enumerate(names)}
             for combo, v in partials.items():
                 j = tuple(combo.count(i) for i in range(m))
-                coefficients[j] = v / math.prod(math.factorial(e) for e in j)
+                coefficients[j] = float(_times(v, 1, math.prod(math.factorial(e) for e in j)))
         return coefficients
 
     def _nth_tape(
@@ -757,6 +792,26 @@ class Expression:
         return _stack_results(results, size)
 
 
+def _seed_shift(order: int) -> int:
+    """p for seeds of 2^p: coefficient n is then D^n f·2^(pn)/n!, about D^n f/sqrt(n) at 2^p ≈ n/e (Stirling),
+    where with seeds of 1 it underflows past n ≈ 170. Every coefficient k is homogeneous of degree k in the
+    seed, so a power of two changes no rounding."""
+    if order > MAX_DERIVATIVE_ORDER:
+        raise UsageError(
+            f"a derivative of order {order} is past what Taylor mode carries in floating point "
+            f"(the highest order is {MAX_DERIVATIVE_ORDER})"
+        )
+    return min(9, max(0, round(math.log2(order / math.e)))) if order > 2 else 0  # 2^9: e^512 stays finite
+
+
+def _times(a: Any, num: int, den: int) -> np.ndarray:
+    """a·num/den for integers too large for a float (n! past 170): their ratio near 1, its exponent by ldexp."""
+    b = num.bit_length() - den.bit_length()
+    ratio = (num << max(0, -b)) / (den << max(0, b))
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(np.asarray(a, dtype=float) * ratio, b)
+
+
 def _combinations(n: int, order: int) -> list[tuple[int, ...]]:
     import itertools
 
@@ -789,6 +844,19 @@ def _interpolation(m: int, order: int) -> tuple[list[tuple[int, ...]], Callable[
     found = _INTERPOLATION.get((m, order))
     if found is not None:
         return found
+    plan = sum(  # per support of size s, each of its C(order−1, s−1) rows, over the partials of every sub-support
+        math.comb(m, s)
+        * math.comb(order - 1, s - 1)
+        * sum(math.comb(s, t) * math.comb(order - 1, t - 1) for t in range(1, s + 1))
+        for s in range(1, min(m, order) + 1)
+    )
+    _budget(f"mixed partials of order {order} in {m} variables", plan, MAX_PLAN, "interpolation terms")
+    if m > 1 and order * math.log10(order) > 300:  # the system's entries i^j reach order^order
+        top = max(n for n in range(2, order) if n * math.log10(n) <= 300)
+        raise UsageError(
+            f"mixed partials of order {order} come from a system with entries up to {order}^{order}, beyond floating "
+            f"point; with several variables the highest order is {top}"
+        )
     indices = [tuple(c.count(i) for i in range(m)) for c in _combinations(m, order)]
     position = {j: k for k, j in enumerate(indices)}
     blocks: dict[int, tuple[list[tuple[int, ...]], np.ndarray]] = {}

@@ -692,3 +692,128 @@ def test_taylor_schema_rejects_a_broken_document() -> None:
     broken = dict(data, coefficients=[{"powers": [1, 0]}])
     assert list(_validator("taylor").iter_errors(broken))
     assert list(_validator("taylor").iter_errors({k: v for k, v in data.items() if k != "polynomial"}))
+
+
+# -- review fixes (2026-12-02) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "c", "x0"),
+    [("x^3", 3, "1e-300"), ("x^10", 10, "1e-40"), ("x^2.5", sp.Rational(5, 2), "1e-300"), ("sin(x)^2.5", None, "1e-300")],
+)
+def test_power_whose_value_underflows_keeps_its_derivatives(source: str, c: Any, x0: str) -> None:
+    """x^c with x_0^c = 0 in floats: the derivatives C(c,k)·k!·x_0^(c−k) are representable (review item 1)."""
+    f = X**c if c is not None else sp.sin(X) ** sp.Rational(5, 2)
+    want = float(sp.N(sp.diff(f, X, 3).subs(X, sp.Float(x0, 60)), 30))
+    result = runner.invoke(app, ["diff", source, "--at", f"x={x0}", "--order", "3", "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert math.isclose(float(result.stdout), want, rel_tol=1e-12), (result.stdout, want)
+
+
+def test_taylor_keeps_the_mixed_term_of_an_underflowing_power() -> None:
+    result = runner.invoke(app, ["taylor", "x^2*y", "--at", "x=1e-200,y=1", "--order", "3", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    h = {"x": 1e-3, "y": 0.5}
+    assert math.isclose(_poly_at(data, h), (1e-200 + 1e-3) ** 2 * 1.5, rel_tol=1e-12)
+    assert math.isclose(series_of("x^3", 1e-300, 3)[3], 1.0, rel_tol=1e-15)
+
+
+def test_taylor_refuses_an_array_output() -> None:
+    """The series of [sin x, cos x] is not that of sin x + cos x (review item 2): exit 2, the shape named."""
+    result = runner.invoke(app, ["taylor", "[sin(x), cos(x)]", "--at", "x=0", "--order", "2"])
+    assert result.exit_code == 2, result.output
+    assert "(2,)" in result.output and "Traceback" not in result.output
+    summed = runner.invoke(app, ["taylor", "sum([sin(x), cos(x)])", "--at", "x=0", "--order", "2", "--format", "json"])
+    assert summed.exit_code == 0, summed.output
+    got = {tuple(c["powers"]): c["coefficient"] for c in json.loads(summed.stdout)["coefficients"]}
+    want = sympy_coefficients(sp.sin(X) + sp.cos(X), sp.Integer(0), 2)
+    assert all(math.isclose(got.get((k,), 0.0), w, abs_tol=1e-15) for k, w in enumerate(want)), got
+
+
+@pytest.mark.parametrize("order", [171, 250, 400])
+def test_derivatives_past_order_170_where_k_factorial_overflows(order: int) -> None:
+    """k! > 1.8e308 past k = 170 (review item 6): sin^(k)(1) = sin(1 + kπ/2) and (e^(2x))^(k)(0) = 2^k."""
+    e = gradcli.compile("sin(x)")
+    want = float(mpmath.sin(1 + order * mpmath.pi / 2))
+    assert math.isclose(float(e.derivative({"x": 1.0}, "x", order)), want, rel_tol=1e-10, abs_tol=1e-12)
+    assert math.isclose(float(gradcli.compile("exp(2*x)").derivative({"x": 0.0}, "x", order)), 2.0**order, rel_tol=1e-12)
+    result = runner.invoke(app, ["diff", "sin(x)", "--at", "x=1", "--order", str(order), "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert math.isclose(float(result.stdout), want, rel_tol=1e-10, abs_tol=1e-12)
+
+
+def test_mixed_partials_past_the_float_range_are_refused() -> None:
+    result = runner.invoke(app, ["diff", "x*y", "--at", "x=1,y=2", "--order", "200"])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "order" in result.output
+
+
+EIGHT = ",".join(f"{v}=1" for v in ("a", "b", "c", "d", "e1", "f1", "g1", "h"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "size"),
+    [
+        (["diff", "x*y", "--at", "x=1,y=2", "--order", "100000"], "10^3010"),  # 2^100000 tensor entries
+        (["diff", "x", "--at", "x=1", "--order", "1000000000"], "order"),
+        (["diff", "sin(x)", "--at", "x=1", "--order", "20000"], "1500"),
+        (["diff", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "12"], "6.87e+10"),  # 8^12 entries
+        (["taylor", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "20"], "3.11e+06"),  # C(28, 20) coefficients
+        (["taylor", "sin(x)", "--at", "x=1", "--order", "40000"], "1.6e+09"),  # 40001² multiply-adds
+    ],
+)
+def test_orders_past_the_budget_are_refused_up_front(argv: list[str], size: str) -> None:
+    """Review item 7: exit 2 with the size it would take, instead of gigabytes or a hang."""
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert size in result.output and "Traceback" not in result.output, result.output
+
+
+def test_budget_leaves_sane_orders_alone() -> None:
+    """Just under the limits the answers are still right: sin^(1500)(1) = sin(1), the 8-variable product's 6th partials."""
+    assert math.isclose(float(gradcli.compile("sin(x)").derivative({"x": 1.0}, "x", 1500)), math.sin(1.0), rel_tol=1e-9)
+    result = runner.invoke(app, ["diff", "a*b*c*d*e1*f1*g1*h", "--at", EIGHT, "--order", "6", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)["derivative"]
+    assert math.isclose(d["a"]["b"]["c"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9)
+    assert math.isclose(d["h"]["b"]["g1"]["d"]["e1"]["f1"], 1.0, rel_tol=1e-9) and abs(d["a"]["a"]["b"]["c"]["d"]["e1"]) < 1e-9
+
+
+def test_taylor_latex_writes_greek_names_as_commands() -> None:
+    """θ and alpha are \\theta and \\alpha in LaTeX (review item 21); the plain text keeps the names as typed."""
+    argv = ["taylor", "sin(θ)*alpha + Ω1^2", "--at", "θ=0,alpha=1,Ω1=2", "--order", "2"]
+    latex = runner.invoke(app, [*argv, "--format", "latex"])
+    assert latex.exit_code == 0, latex.output
+    omega = "\\left(\\Omega_{1} - 2\\right)"
+    assert latex.stdout.strip() == f"4 + \\theta + 4 {omega} + \\theta \\left(\\alpha - 1\\right) + {omega}^{{2}}"
+    plain = runner.invoke(app, [*argv, "--format", "plain"])
+    assert "θ*(alpha - 1)" in plain.stdout and "(Ω1 - 2)^2" in plain.stdout, plain.stdout
+
+
+@pytest.mark.parametrize("x0", ["2", "1", "-0.5"])  # invertible, singular (det 0 there), invertible
+def test_det_of_a_polynomial_matrix_gains_no_junk_terms(x0: str) -> None:
+    """det([[x,1],[1,x]]) = x² − 1: degree 2, so coefficients 3.. are exactly 0, not rounding noise (review item 19)."""
+    result = runner.invoke(app, ["taylor", "det([[x,1],[1,x]])", "--at", f"x={x0}", "--order", "6", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got = {c["powers"][0]: c["coefficient"] for c in json.loads(result.stdout)["coefficients"]}
+    want = sympy_coefficients(X**2 - 1, sp.Rational(x0), 6)
+    assert all(got.get(k, 0.0) == 0.0 for k in range(3, 7)), got
+    assert_close([got.get(k, 0.0) for k in range(3)], want[:3], rtol=1e-14)
+
+
+SINGULAR_AND_NOT = [[[1, 2], [2, 4]], [[1, 2, 3], [2, 4, 6], [1, 0, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 1]], [[2, 1], [1, 3]]]
+
+
+@pytest.mark.parametrize("a", SINGULAR_AND_NOT)
+def test_hessian_of_det_at_a_singular_matrix(a: list[list[int]]) -> None:
+    """∂²det/∂A_ij∂A_kl exists everywhere (det is a polynomial); at a singular A it was all nan (review item 3)."""
+    n = len(a)
+    syms = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"a{i}{j}"))
+    flat = list(syms)
+    hess = sp.hessian(syms.det(), flat).subs(dict(zip(flat, sum(a, []))))
+    want = np.array(hess, dtype=float).reshape(n, n, n, n)
+    result = runner.invoke(app, ["hessian", "det(A)", "--at", f"A={json.dumps(a)}", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got = np.array(json.loads(result.stdout)["hessian"]["A"]["A"], dtype=float)
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (got, want)

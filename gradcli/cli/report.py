@@ -182,7 +182,12 @@ def _monomial(names: tuple[str, ...], point: Mapping[str, np.ndarray], powers: t
         if k == 0:
             continue
         a = float(np.asarray(point.get(name, 0.0)))
-        base = name if a == 0 else f"({name} {'-' if a > 0 else '+'} {format_number(abs(a))})"
+        shown = name
+        if latex:  # θ, alpha → \theta, \alpha; x1 → x_{1}
+            from ..tools.symbolic import latex_name
+
+            shown = latex_name(name)
+        base = shown if a == 0 else f"({shown} {'-' if a > 0 else '+'} {format_number(abs(a))})"
         if latex:
             base = base.replace("(", "\\left(").replace(")", "\\right)")
             factors.append(base if k == 1 else f"{base}^{{{k}}}")

@@ -268,10 +268,30 @@ class _Printer:
         return _apply(op, args, param, self.latex)
 
 
+_GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega"
+).split()
+_GREEK_COMMANDS = {
+    **{g: f"\\{g}" for g in _GREEK if g != "omicron"},
+    "omicron": "o",
+    **{g.capitalize(): f"\\{g.capitalize()}" for g in "gamma delta theta lambda xi pi sigma upsilon phi psi omega".split()},
+}
+# θ → \theta: the Unicode letters by position from α (U+03B1) and Α (U+0391); the slot after ρ is the final
+# sigma ς in lower case and unassigned in upper case; capitals without a command of their own are Latin letters.
+_SLOTS = [*_GREEK[:17], None, *_GREEK[17:]]
+_GREEK_COMMANDS.update({chr(0x3B1 + k): _GREEK_COMMANDS[g or "sigma"] for k, g in enumerate(_SLOTS)})
+_LATIN_CAPITALS = dict(zip("alpha beta epsilon zeta eta iota kappa mu nu omicron rho tau chi".split(), "ABEZHIKMNOPTX"))
+_GREEK_COMMANDS.update(
+    {chr(0x391 + k): _GREEK_COMMANDS.get(g.capitalize()) or _LATIN_CAPITALS[g] for k, g in enumerate(_SLOTS) if g}
+)
+
+
 def latex_name(name: str) -> str:
-    """A name as LaTeX: x1 → x_{1}, w_2 → w_{2}, t3 → t_{3}, a long name upright."""
+    """A name as LaTeX: x1 → x_{1}, w_2 → w_{2}, t3 → t_{3}, θ and theta → \\theta, a long name upright."""
     import re
 
+    if name in _GREEK_COMMANDS:
+        return _GREEK_COMMANDS[name]
     m = re.fullmatch(r"([^\W\d_]+)_?(\d+)", name) or re.fullmatch(r"([^\W\d_]+)_(\w+)", name)
     if m:
         return f"{latex_name(m.group(1))}_{{{m.group(2)}}}"

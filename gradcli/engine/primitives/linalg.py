@@ -7,6 +7,7 @@ Matrix functions take one 2-d matrix (no stacks of matrices). A singular matrix 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -183,10 +184,27 @@ def _complex_cofactor(a: np.ndarray) -> np.ndarray:
 
 
 def _cofactor_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
-    # C = det(A)·A⁻ᵀ: dC = tr(A⁻¹dA)·C − C·dAᵀ·A⁻ᵀ (needs A invertible: second derivatives of det).
+    # C = det(A)·A⁻ᵀ: dC = tr(A⁻¹dA)·C − C·dAᵀ·A⁻ᵀ needs A invertible; small A by interpolation instead.
     (a,) = args
     if t[0] is None:
         return None
+    n = a.shape[-1] if a.tape.shapes is not None else None
+    if n is not None and n <= 6:
+        # cof(A + s·T) is a polynomial of degree n − 1 in s, so its slope at 0 is exact from n values (Lagrange
+        # weights L_j'(0) at nodes symmetric about 0): no A⁻¹, so singular A too (the Hessian of det there).
+        if n == 1:
+            return None
+        nodes = [j - (n - 1) / 2 for j in range(n)]
+        total = None
+        for j, tj in enumerate(nodes):
+            others = [tm for m, tm in enumerate(nodes) if m != j]
+            w = sum(
+                math.prod(-tk / (tj - tk) for tk in others if tk != tm) / (tj - tm) for tm in others
+            )
+            if w != 0:
+                term = w * op.cofactor(a + tj * t[0])
+                total = term if total is None else total + term
+        return total
     inv_t = _T(op.inv(a))
     return op.sum(inv_t * t[0]) * ans - ans @ _T(t[0]) @ inv_t
 

@@ -149,9 +149,33 @@ def pow_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx
         if n is not None:
             return _integer_power(x, n, k)
         j = np.arange(k, dtype=float).reshape((k,) + (1,) * (x.ndim - 1))
-        return dot0((c0 * (k - j) - j) * x[k:0:-1], out[:k]) / (k * x[0])
+        y_k = dot0((c0 * (k - j) - j) * x[k:0:-1], out[:k]) / (k * x[0])
+        if k == 1:
+            with np.errstate(all="ignore"):
+                state["tiny"] = (x[0] != 0) & (np.abs(x[0]) < 1) & (np.abs(out[0]) < 1e-200)
+        if np.any(state["tiny"]):
+            y_k = np.where(state["tiny"], _scaled_power(x, c0, k, state), y_k)
+        return y_k
 
     return step
+
+
+def _scaled_power(x: np.ndarray, c: Any, k: int, state: dict[str, Any]) -> np.ndarray:
+    """Coefficient k of x^c where x_0^c underflows (y_0 = 0 would zero every y_k of the recurrence).
+
+    With t = x_0·τ, x = x_0·(1 + Σ ŵ_j τ^j), ŵ_j = x_j·x_0^(j−1): z = (1 + ŵ)^c has O(1) coefficients by the
+    same recurrence (base 1), and y_k = x_0^(c−k)·z_k, one power that is representable when y_k is."""
+    with np.errstate(all="ignore"):
+        x0 = np.where(state["tiny"], x[0], 1.0)
+        if "z" not in state:  # filled a coefficient at a time: inside a partial's tape x runs one step ahead only
+            w = np.zeros(x.shape[:1] + np.shape(x0))
+            state["z"] = (w, np.zeros_like(w))
+            w[0] = state["z"][1][0] = 1.0
+        w, zs = state["z"]
+        w[k] = x[k] * x0 ** (k - 1)
+        j = np.arange(k, dtype=float).reshape((k,) + (1,) * (w.ndim - 1))
+        zs[k] = dot0((c * (k - j) - j) * w[k:0:-1], zs[:k]) / k
+        return np.power(x0, c - k) * zs[k]
 
 
 def _integer_power(x: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -579,10 +603,14 @@ def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx
     roots of unity give its coefficients (one FFT), the first d + 1 being the series (the arguments are
     complete: det is never inside a partial's tape)."""
     a = args[0]
+    nonzero = np.flatnonzero(np.any(a.reshape(a.shape[0], -1) != 0, axis=1))
+    top = a.shape[-1] * int(nonzero[-1]) if nonzero.size else 0  # det of a polynomial of degree p: degree ≤ n·p
     if np.all(np.linalg.det(a[0]) != 0):
         ld, advance = _logdet_series(a, ctx.op)
 
         def step(k: int) -> np.ndarray:
+            if k > top:  # exactly 0 (the recurrence would leave rounding noise)
+                return np.zeros_like(out[k])
             advance(k)
             return np.linalg.det(a[0]) if k == 0 else ode_term(ld, out, k)
 
@@ -594,6 +622,7 @@ def det_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx
     values = np.linalg.det(np.tensordot(powers, a, axes=(1, 0)))  # det P(t) at each root: (m, ...)
     coefficients = np.real(np.fft.fft(values, axis=0)[: d + 1]) / m
     coefficients[0] = np.linalg.det(a[0])
+    coefficients[top + 1 :] = 0.0
     return lambda k: coefficients[k]
 
 
