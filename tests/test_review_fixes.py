@@ -1,0 +1,60 @@
+"""Regression tests for reviewer findings (notes/review.md), one section per item: each failed before its fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner, Result
+
+from gradcli.cli.app import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return runner.invoke(app, list(args), input=input)
+
+
+def no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+# -- 10: one row of the wrong shape doesn't abort a --points run ----------------------------------
+
+
+def test_points_row_of_wrong_length_is_malformed_not_fatal(tmp_path: Path) -> None:
+    rows = [[1.0, 2.0, 3.0], [1.0, 2.0], [4.0, 5.0, 6.0]]
+    f = tmp_path / "v.jsonl"
+    f.write_text("".join(json.dumps({"x": r}) + "\n" for r in rows))
+    result = run("diff", "x[2]", "--points", str(f))
+    no_traceback(result)
+    assert result.exit_code == 2  # malformed rows: exit 2 after the others are written
+    assert "line 2" in result.stderr and "out of range" in result.stderr
+    body = list(csv.reader(io.StringIO(result.stdout)))[1:]
+    assert len(body) == 3
+    assert float(body[0][1]) == rows[0][2] and float(body[2][1]) == rows[2][2]  # x[2] of the good rows
+    assert body[1][1] == "nan"
+
+
+def test_points_non_square_row_is_malformed_and_skippable(tmp_path: Path) -> None:
+    mats = [[[2.0, 0.5], [0.5, 3.0]], [[1.0, 2.0, 3.0]], [[4.0, 1.0], [1.0, 2.0]]]
+    f = tmp_path / "a.jsonl"
+    f.write_text("".join(json.dumps({"A": m}) + "\n" for m in mats))
+    result = run("diff", "logdet(A)", "--points", str(f), "--format", "json")
+    no_traceback(result)
+    assert result.exit_code == 2 and "line 2" in result.stderr and "square" in result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("error") for o in objs] == [None, "malformed row", None]
+    assert objs[1]["line"] == 2
+    for o, m in zip([objs[0], objs[2]], [mats[0], mats[2]]):  # oracle: numpy's slogdet and inverse transpose
+        assert np.isclose(o["value"], np.linalg.slogdet(np.array(m))[1])
+        assert np.allclose(o["gradient"]["A"], np.linalg.inv(np.array(m)).T)
+    skipped = run("diff", "logdet(A)", "--points", str(f), "--skip-bad")
+    no_traceback(skipped)
+    assert skipped.exit_code == 0 and "line 2" in skipped.stderr
+    assert len(list(csv.reader(io.StringIO(skipped.stdout)))) == 3  # header and the two good rows
