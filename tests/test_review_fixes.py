@@ -58,3 +58,16 @@ def test_points_non_square_row_is_malformed_and_skippable(tmp_path: Path) -> Non
     no_traceback(skipped)
     assert skipped.exit_code == 0 and "line 2" in skipped.stderr
     assert len(list(csv.reader(io.StringIO(skipped.stdout)))) == 3  # header and the two good rows
+
+
+# -- 9: a vector literal nested past numpy's 64 axes is a clear error, not an internal one ---------
+
+
+def test_vector_literal_deeper_than_64_axes() -> None:
+    for depth, body in [(65, "x"), (10_000, "x"), (10_000, "1")]:
+        result = run("eval", "[" * depth + body + "]" * depth, "--at", "x=1")
+        no_traceback(result)
+        assert result.exit_code == 3, result.stderr
+        assert "at most 64 axes" in result.stderr
+    deepest = run("eval", "[" * 64 + "x" + "]" * 64, "--at", "x=2")  # numpy's limit itself still works
+    assert deepest.exit_code == 0 and float(deepest.stdout.strip("[] \n")) == 2.0
