@@ -19,7 +19,6 @@ from .core import (
     scalar,
 )
 
-
 MAX_AXES = 64  # numpy's limit on an array's dimensions (NPY_MAXDIMS): a deeper literal can't be built
 
 
