@@ -71,3 +71,26 @@ def test_vector_literal_deeper_than_64_axes() -> None:
         assert "at most 64 axes" in result.stderr
     deepest = run("eval", "[" * 64 + "x" + "]" * 64, "--at", "x=2")  # numpy's limit itself still works
     assert deepest.exit_code == 0 and float(deepest.stdout.strip("[] \n")) == 2.0
+
+
+# -- 5 and 11: --grid bounds must be finite; a COUNT that isn't digits is said so ------------------
+
+
+def test_grid_non_finite_bounds_are_refused() -> None:
+    for grid, side in [("x=0:inf:3", "HIGH"), ("x=-inf:1:3", "LOW"), ("x=nan:1:2", "LOW")]:
+        result = run("diff", "sin(x)", "--grid", grid)
+        no_traceback(result)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert side in result.stderr and "finite" in result.stderr
+
+
+def test_grid_count_messages_say_what_is_wrong() -> None:
+    cases = {"x=0:1:1e9": "1000000000", "x=0:1:2.5": "whole number", "x=0:1:0": "whole number", "x=0:1:abc": "'abc'"}
+    for grid, said in cases.items():
+        result = run("diff", "sin(x)", "--grid", grid)
+        no_traceback(result)
+        assert result.exit_code == 2 and said in result.stderr and "expected NAME=LOW" not in result.stderr, result.stderr
+    good = run("diff", "sin(x)", "--grid", "x=0:1:3")
+    body = list(csv.reader(io.StringIO(good.stdout)))[1:]
+    assert [float(r[0]) for r in body] == list(np.linspace(0, 1, 3))
+    assert np.allclose([float(r[2]) for r in body], np.cos(np.linspace(0, 1, 3)))

@@ -369,13 +369,39 @@ def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
         name, eq, rng = part.partition("=")
         bits = rng.split(":")
         try:
-            a, b, n = scalar_constant(bits[0]), scalar_constant(bits[1]), int(bits[2])
+            a, b = scalar_constant(bits[0]), scalar_constant(bits[1])
+            count = bits[2].strip()
         except (ValueError, IndexError):
             raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT, e.g. x=0:2*pi:9") from None
-        if not eq or not name.strip().isidentifier() or n < 1 or len(bits) != 3:
+        if not eq or not name.strip().isidentifier() or len(bits) != 3:
             raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT with COUNT ≥ 1")
+        n = _grid_count(part.strip(), count)
+        for side, bound in (("LOW", a), ("HIGH", b)):
+            if not math.isfinite(bound):
+                raise UsageError(f"malformed --grid {part.strip()!r}: {side} is {bound}, but a grid's bounds must be finite numbers")
         spec[name.strip()] = (a, b, n)
     return spec
+
+
+def _grid_count(part: str, count: str) -> int:
+    """A grid's COUNT: a whole number of points ≥ 1, written in digits (1e9 is refused, with what it means)."""
+    try:
+        return _at_least_one(part, int(count))
+    except ValueError:
+        pass
+    try:
+        value = float(count)
+    except ValueError:
+        raise UsageError(f"malformed --grid {part!r}: COUNT {count!r} is not a number of points (a whole number ≥ 1, e.g. 9)") from None
+    if math.isfinite(value) and value.is_integer():
+        raise UsageError(f"malformed --grid {part!r}: write COUNT in digits ({int(value)} points), not {count!r}")
+    raise UsageError(f"malformed --grid {part!r}: COUNT must be a whole number of points ≥ 1, not {count}")
+
+
+def _at_least_one(part: str, n: int) -> int:
+    if n < 1:
+        raise UsageError(f"malformed --grid {part!r}: COUNT must be a whole number of points ≥ 1, not {n}")
+    return n
 
 
 # -- evaluation -------------------------------------------------------------------------------------
