@@ -378,7 +378,7 @@ def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
         n = _grid_count(part.strip(), count)
         for side, bound in (("LOW", a), ("HIGH", b)):
             if not math.isfinite(bound):
-                raise UsageError(f"malformed --grid {part.strip()!r}: {side} is {bound}, but a grid's bounds must be finite numbers")
+                raise UsageError(f"malformed --grid {part.strip()!r}: {side} is {bound}: a grid's bounds must be finite")
         spec[name.strip()] = (a, b, n)
     return spec
 
@@ -392,7 +392,7 @@ def _grid_count(part: str, count: str) -> int:
     try:
         value = float(count)
     except ValueError:
-        raise UsageError(f"malformed --grid {part!r}: COUNT {count!r} is not a number of points (a whole number ≥ 1, e.g. 9)") from None
+        raise UsageError(f"malformed --grid {part!r}: COUNT {count!r} is not a whole number of points (e.g. 9)") from None
     if math.isfinite(value) and value.is_integer():
         raise UsageError(f"malformed --grid {part!r}: write COUNT in digits ({int(value)} points), not {count!r}")
     raise UsageError(f"malformed --grid {part!r}: COUNT must be a whole number of points ≥ 1, not {count}")
