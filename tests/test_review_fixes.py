@@ -94,3 +94,15 @@ def test_grid_count_messages_say_what_is_wrong() -> None:
     body = list(csv.reader(io.StringIO(good.stdout)))[1:]
     assert [float(r[0]) for r in body] == list(np.linspace(0, 1, 3))
     assert np.allclose([float(r[2]) for r in body], np.cos(np.linspace(0, 1, 3)))
+
+
+# -- 15: the command line names its own commands (there is no `gradient` command) -----------------
+
+
+def test_array_variable_high_order_points_to_real_commands() -> None:
+    result = run("diff", "x^3*y", "--at", "x=[1,2]", "--at", "y=1", "--order", "3")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert "use gradient" not in result.stderr and "diff for the gradient" in result.stderr
+    for suggested in ("diff", "hessian", "jacobian"):  # each command it names exists and works on this input
+        assert run(suggested, "x^3*y", "--at", "x=[1,2]", "--at", "y=1").exit_code == 0
