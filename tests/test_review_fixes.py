@@ -106,3 +106,19 @@ def test_array_variable_high_order_points_to_real_commands() -> None:
     assert "use gradient" not in result.stderr and "diff for the gradient" in result.stderr
     for suggested in ("diff", "hessian", "jacobian"):  # each command it names exists and works on this input
         assert run(suggested, "x^3*y", "--at", "x=[1,2]", "--at", "y=1").exit_code == 0
+
+
+# -- 16: --at with nan: a sentence that reads, and the way to give nan ----------------------------
+
+
+def test_at_with_nan_says_how_to_give_it(tmp_path: Path) -> None:
+    result = run("eval", "2*x", "--at", "x=[3,nan,1]")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert "not use" not in result.stderr and "uses the variable nan" in result.stderr and "@" in result.stderr
+    f = tmp_path / "values.json"  # the way it names works: nan flows through 2*x
+    f.write_text("[3, NaN, 1]")
+    ok = run("eval", "2*x", "--at", f"x=@{f}")
+    assert ok.exit_code == 0 and ok.stdout.split() == ["[6,", "nan,", "2]"]
+    two = run("eval", "x", "--at", "x=[y,z]")
+    assert two.exit_code == 2 and "uses the variables y, z" in two.stderr
