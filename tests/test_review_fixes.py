@@ -122,3 +122,20 @@ def test_at_with_nan_says_how_to_give_it(tmp_path: Path) -> None:
     assert ok.exit_code == 0 and ok.stdout.split() == ["[6,", "nan,", "2]"]
     two = run("eval", "x", "--at", "x=[y,z]")
     assert two.exit_code == 2 and "uses the variables y, z" in two.stderr
+
+
+# -- 17: shape messages say each thing once, blame what was written, and say k ≥ 0 ----------------
+
+
+def test_shape_messages_are_not_repetitive_or_misattributed() -> None:
+    inv = run("eval", "inv(A)", "--at", "A=[[1,2,3],[4,5,6]]")
+    no_traceback(inv)
+    assert inv.exit_code == 3 and "square matrix" in inv.stderr
+    assert inv.stderr.count("(2, 3)") == 1  # the shape said once
+    stack = run("eval", "stack(x,y)", "--at", "x=[1,2]", "--at", "y=[1,2,3]")
+    assert stack.exit_code == 3 and "stack(x,y)" in stack.stderr and "vector literal" not in stack.stderr
+    dot = run("eval", "tensordot(A,B,-1)", "--at", "A=[[1,2],[3,4]]", "--at", "B=[[1,2],[3,4]]")
+    assert dot.exit_code == 3 and "≥ 0" in dot.stderr and "last -1 axes" not in dot.stderr
+    fine = run("eval", "tensordot(A,B,1)", "--at", "A=[[1,2],[3,4]]", "--at", "B=[[1,2],[3,4]]")
+    assert fine.exit_code == 0
+    assert np.allclose(np.array(json.loads(fine.stdout)), np.array([[1, 2], [3, 4]]) @ np.array([[1, 2], [3, 4]]))

@@ -161,6 +161,9 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
         where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
         shown = " and ".join(_shape_text(s) for s in shapes)
         reason = "don't broadcast together" if "broadcast" in str(exc) else str(exc)
+        if len(shapes) == 1:  # one operand: nothing to mismatch with; its shape said once, after the need
+            has = "is a scalar" if shapes[0] == () else f"has shape {shown}"
+            raise ShapeError(f"shape error {where}: {reason}; the argument {has}".replace(" :", ":")) from None
         raise ShapeError(f"shape mismatch {where}: shapes {shown}: {reason}".replace(" :", ":")) from None
 
 

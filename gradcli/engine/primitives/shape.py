@@ -32,7 +32,7 @@ def _too_many_axes(ndim: int) -> TooManyAxes:
 
 def _stack_shape(*shapes: Shape, param: Hashable = None) -> Shape:
     if len(set(shapes)) > 1:  # as numpy: [[1, 2], [3]] is ragged, not broadcast
-        raise ValueError("the items of a vector literal must all have the same shape")
+        raise ValueError("the items must all have the same shape")  # [a, b] or stack(a, b)
     if shapes and len(shapes[0]) >= MAX_AXES:
         raise _too_many_axes(len(shapes[0]) + 1)
     return (len(shapes), *shapes[0]) if shapes else (0,)
