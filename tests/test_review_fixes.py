@@ -139,3 +139,17 @@ def test_shape_messages_are_not_repetitive_or_misattributed() -> None:
     fine = run("eval", "tensordot(A,B,1)", "--at", "A=[[1,2],[3,4]]", "--at", "B=[[1,2],[3,4]]")
     assert fine.exit_code == 0
     assert np.allclose(np.array(json.loads(fine.stdout)), np.array([[1, 2], [3, 4]]) @ np.array([[1, 2], [3, 4]]))
+
+
+# -- 13: √-x says how to write it ------------------------------------------------------------------
+
+
+def test_sqrt_of_a_negated_operand_suggests_parentheses() -> None:
+    for text, fix in [("√-x", "√(-x)"), ("√-4", "√(-4)")]:
+        result = run("eval", text, "--at", "x=-9")
+        no_traceback(result)
+        assert result.exit_code == 2 and f"write {fix}" in result.stderr
+    suggested = run("eval", "√(-x)", "--at", "x=-9")  # the suggestion parses and means the root of the negation
+    assert suggested.exit_code == 0 and float(suggested.stdout) == 3.0
+    negative = run("eval", "√(-4)")  # parses too: √ of -4 is outside the real domain (exit 3), not a syntax error
+    assert negative.exit_code == 3 and "syntax" not in negative.stderr

@@ -7,6 +7,7 @@ recurses over the expression, however deep the nesting.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..errors import GrammarError
@@ -308,12 +309,18 @@ def syntax_error(source: str, exc: ParseFailure) -> GrammarError:
 
 def _hint(source: str, tok: Token | None) -> str:
     """How to write a juxtaposition gradcli refuses (SPEC §2 in the README): said where it fails."""
-    if tok is None or tok.type not in ("NAME", "NUMBER", "LPAR", "BAR", "SQRT"):
+    if tok is None or tok.type not in ("NAME", "NUMBER", "LPAR", "BAR", "SQRT", "MINUS"):
         return ""
     before = source[: tok.start].rstrip()
     if not before:
         return ""
     prev = before[-1]
+    if tok.type == "MINUS":  # √ binds to one factor, and a sign is no factor: √-x is refused, √(-x) is meant
+        if prev != "√":
+            return ""
+        operand = re.match(r"\s*(\w+(?:\.\d*)?)", source[tok.end :])
+        inner = operand.group(1) if operand else "…"
+        return f" (√ applies to one factor, which can't start with a sign: write √(-{inner}))"
     if tok.type == "NUMBER" and (prev.isalnum() or prev in "_)]|"):
         return " (a number can't follow without an operator: write it first, 2x, or use *)"
     if tok.type == "BAR" and (prev.isalnum() or prev in "_)]|"):
