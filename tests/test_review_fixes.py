@@ -153,3 +153,19 @@ def test_sqrt_of_a_negated_operand_suggests_parentheses() -> None:
     assert suggested.exit_code == 0 and float(suggested.stdout) == 3.0
     negative = run("eval", "√(-4)")  # parses too: √ of -4 is outside the real domain (exit 3), not a syntax error
     assert negative.exit_code == 3 and "syntax" not in negative.stderr
+
+
+# -- 20: no negative zero in output ----------------------------------------------------------------
+
+
+def test_no_negative_zero_printed(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_text("x,y\n6,3\n0,3\n-6,3\n")
+    result = run("diff", "mod(x, y)", "--points", str(f))
+    assert result.exit_code == 0
+    body = list(csv.reader(io.StringIO(result.stdout)))[1:]
+    assert all(cell != "-0" for row in body for cell in row), body
+    # d/dy mod(x, y) = -floor(x / y): the oracle, with its signed zero compared as a number
+    assert [float(r[4]) for r in body] == [-np.floor(x / 3) for x in (6.0, 0.0, -6.0)]
+    assert run("eval", "--", "-0").stdout.strip() == "0"
+    assert run("eval", "--", "[-0, 1]").stdout.strip() == "[0, 1]"

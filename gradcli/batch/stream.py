@@ -598,7 +598,8 @@ def format_column(values: np.ndarray) -> list[str]:
         from ..numfmt import format_value
 
         return [f'"{format_value(v)}"' if np.ndim(v) else format_value(v) for v in values]  # CSV-quoted arrays
-    text = "\n".join(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
+    # + 0.0 turns -0.0 into 0.0 (and nothing else), so a column never shows -0, as format_number doesn't.
+    text = "\n".join(map(float.__repr__, (np.asarray(values, dtype=float) + 0.0).tolist()))
     text = _TIDY.sub("", text).replace("e+", "e").replace("e-0", "e-")
     return text.split("\n")
 
