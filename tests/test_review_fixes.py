@@ -169,3 +169,23 @@ def test_no_negative_zero_printed(tmp_path: Path) -> None:
     assert [float(r[4]) for r in body] == [-np.floor(x / 3) for x in (6.0, 0.0, -6.0)]
     assert run("eval", "--", "-0").stdout.strip() == "0"
     assert run("eval", "--", "[-0, 1]").stdout.strip() == "[0, 1]"
+
+
+# -- 12: names are NFKC-normalised, as Python's identifiers --------------------------------------
+
+
+def test_names_are_nfkc_normalised() -> None:
+    import unicodedata
+
+    nfd, nfc = "e\u0301", "\u00e9"
+    assert unicodedata.normalize("NFC", nfd) == nfc and nfd != nfc
+    for expr, at in [(f"{nfd}+1", f"{nfc}=1"), (f"{nfc}+1", f"{nfd}=1"), ("ｘ+1", "x=1"), ("x+1", "ｘ=1")]:
+        result = run("eval", expr, "--at", at)
+        no_traceback(result)
+        assert result.exit_code == 0 and float(result.stdout) == 2.0, result.stderr
+    mixed = run("diff", "ｘ^2*x", "--at", "x=2")  # ｘ and x are one variable: d/dx x^3 = 3·2² = 12
+    assert mixed.exit_code == 0 and float(mixed.stdout) == 12.0
+    power = run("eval", "x²", "--at", "x=3")  # superscripts stay a "write x^2" error, not the name x2
+    assert power.exit_code == 2 and "x^2" in power.stderr
+    caret = run("eval", "ｘ+", "--at", "x=1")  # the caret still sits under the end of what was typed
+    assert caret.exit_code == 2 and caret.stderr.splitlines()[-1] == " " * 5 + "^"

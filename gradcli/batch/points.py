@@ -36,12 +36,13 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
     same grammar (never by Python).
     """
     from ..api import compile
+    from ..language.syntax import normal_name
 
     point: dict[str, np.ndarray] = {}
     for item in items or []:
         for part in split_top_level(item):
             name, eq, value = part.partition("=")
-            name, value = name.strip(), value.strip()
+            name, value = normal_name(name.strip()), value.strip()  # --at ｘ=1 names x, as the expression does
             shown = _shorten(part.strip())
             if not eq or not name or not value:
                 raise UsageError(f"malformed --at {shown!r}: expected NAME=VALUE, e.g. --at x=3 or --at x=[1,2,3]")

@@ -52,6 +52,24 @@ class _Misplaced(GrammarError):
         self.span = span
 
 
+_SUPERSCRIPT_DIGITS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def normal_name(text: str) -> str:
+    """A name as Python reads identifiers (NFKC): é typed as e + U+0301 is é, fullwidth ｘ is x. The AST keeps
+    the source span, so carets still point at what was typed. Left as typed: a name with superscript digits
+    (x², which lowering refuses with "write x^2", rather than reading it as x2), and one NFKC would make into
+    no name at all (① → 1)."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    if _SUPERSCRIPT_DIGITS.intersection(text):
+        return text
+    normal = unicodedata.normalize("NFKC", text)
+    return normal if normal.isidentifier() else text
+
+
 def _ends_with_name(node: Any) -> str | None:
     """The bare name a node's text ends with (`x` in `2x`, `-x`, `a^x`), None if it ends otherwise."""
     while True:
@@ -114,11 +132,11 @@ class _Builder:
         return Number(value, tok, _token_span(c[0]))
 
     def name(self, c: list[Any]) -> Name:
-        return Name(c[0].value, _token_span(c[0]))
+        return Name(normal_name(c[0].value), _token_span(c[0]))
 
     def call(self, c: list[Any]) -> Call:
         name, _lpar, args, rpar = c
-        return Call(name.value, tuple(args or ()), _span(name, rpar), _token_span(name))
+        return Call(normal_name(name.value), tuple(args or ()), _span(name, rpar), _token_span(name))
 
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
