@@ -579,9 +579,11 @@ class Expression:
             raise UsageError("the order of a derivative must be at least 1")
         arrays = [n for n in names if np.ndim(point.get(n, 0.0)) != 0]
         if arrays:
-            raise UsageError(
-                f"derivative tensors are for scalar variables; {arrays[0]} is an array (use gradient, hessian or jacobian)"
-            )
+            why = f"derivative tensors of order {order} are for scalar variables; {arrays[0]} is an array"
+            error = UsageError(f"{why} (use gradient, hessian or jacobian)")
+            # The command line has no `gradient` command: its gradient is diff (order 1).
+            error.cli_message = f"{why} (use diff for the gradient, hessian, or jacobian)"
+            raise error
         n = len(names)
         if n > 1:
             _budget(f"a derivative tensor of order {order} in {n} variables", n**order, MAX_ENTRIES, "entries")

@@ -16,7 +16,7 @@ def format_number(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if x == int(x) and abs(x) < 1e16:
-        return str(int(x)) if x != 0 or math.copysign(1, x) > 0 else "-0"
+        return str(int(x))  # -0.0 prints as 0: a signed zero is an artefact (mod's d/dy at a multiple), not an answer
     text = repr(x)
     if "e" in text:
         mantissa, exp = text.split("e")

@@ -36,12 +36,13 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
     same grammar (never by Python).
     """
     from ..api import compile
+    from ..language.syntax import normal_name
 
     point: dict[str, np.ndarray] = {}
     for item in items or []:
         for part in split_top_level(item):
             name, eq, value = part.partition("=")
-            name, value = name.strip(), value.strip()
+            name, value = normal_name(name.strip()), value.strip()  # --at ｘ=1 names x, as the expression does
             shown = _shorten(part.strip())
             if not eq or not name or not value:
                 raise UsageError(f"malformed --at {shown!r}: expected NAME=VALUE, e.g. --at x=3 or --at x=[1,2,3]")
@@ -57,9 +58,13 @@ def parse_at(items: list[str] | None) -> dict[str, np.ndarray]:
             except GradcliError as exc:
                 raise UsageError(f"malformed --at {shown!r}: the value is not a number ({exc.message})") from None
             if expr.variables:
+                used = ", ".join(expr.variables)
+                hint = ""
+                if "nan" in expr.variables:  # nan is no constant of the language: a file gives it (NaN in JSON, nan in CSV)
+                    hint = f"; nan is not a constant of the language: give such a value in a file, --at {name}=@values.json"
                 raise UsageError(
                     f"malformed --at {shown!r}: the value must be a number, an array or a constant expression,"
-                    f" not use {', '.join(expr.variables)}"
+                    f" but it uses the variable{'s' if len(expr.variables) > 1 else ''} {used}{hint}"
                 )
             try:
                 point[name] = expr.value({})

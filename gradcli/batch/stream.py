@@ -24,7 +24,7 @@ from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import CONSTANTS, mixes_elements
 from ..engine.taylor import NoTaylorRule
-from ..errors import DomainError, InputOutputError, UsageError
+from ..errors import DomainError, InputOutputError, ShapeError, UsageError
 
 CHUNK = 65536
 
@@ -230,14 +230,15 @@ def _is_number(text: str) -> bool:
 def _bad(stats: Stats, skip_bad: bool, line: int, text: str, why: str) -> bool:
     """Count a malformed line. True: keep its place with a row of nan (reported, exit 2 at the end)."""
     shown = text if len(text) <= 80 else text[:77] + "…"
+    said = f"{why}: {shown}" if text else why
     if skip_bad:
         stats.skipped_count += 1
         if len(stats.skipped) < 5:
-            stats.skipped.append((line, f"{why}: {shown}"))
+            stats.skipped.append((line, said))
         return False
     stats.malformed_count += 1
     if len(stats.malformed) < 5:
-        stats.malformed.append((line, f"{why}: {shown}"))
+        stats.malformed.append((line, said))
     return True
 
 
@@ -368,13 +369,39 @@ def parse_grid(text: str) -> dict[str, tuple[float, float, int]]:
         name, eq, rng = part.partition("=")
         bits = rng.split(":")
         try:
-            a, b, n = scalar_constant(bits[0]), scalar_constant(bits[1]), int(bits[2])
+            a, b = scalar_constant(bits[0]), scalar_constant(bits[1])
+            count = bits[2].strip()
         except (ValueError, IndexError):
             raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT, e.g. x=0:2*pi:9") from None
-        if not eq or not name.strip().isidentifier() or n < 1 or len(bits) != 3:
+        if not eq or not name.strip().isidentifier() or len(bits) != 3:
             raise UsageError(f"malformed --grid {part.strip()!r}: expected NAME=LOW:HIGH:COUNT with COUNT ≥ 1")
+        n = _grid_count(part.strip(), count)
+        for side, bound in (("LOW", a), ("HIGH", b)):
+            if not math.isfinite(bound):
+                raise UsageError(f"malformed --grid {part.strip()!r}: {side} is {bound}: a grid's bounds must be finite")
         spec[name.strip()] = (a, b, n)
     return spec
+
+
+def _grid_count(part: str, count: str) -> int:
+    """A grid's COUNT: a whole number of points ≥ 1, written in digits (1e9 is refused, with what it means)."""
+    try:
+        return _at_least_one(part, int(count))
+    except ValueError:
+        pass
+    try:
+        value = float(count)
+    except ValueError:
+        raise UsageError(f"malformed --grid {part!r}: COUNT {count!r} is not a whole number of points (e.g. 9)") from None
+    if math.isfinite(value) and value.is_integer():
+        raise UsageError(f"malformed --grid {part!r}: write COUNT in digits ({int(value)} points), not {count!r}")
+    raise UsageError(f"malformed --grid {part!r}: COUNT must be a whole number of points ≥ 1, not {count}")
+
+
+def _at_least_one(part: str, n: int) -> int:
+    if n < 1:
+        raise UsageError(f"malformed --grid {part!r}: COUNT must be a whole number of points ≥ 1, not {n}")
+    return n
 
 
 # -- evaluation -------------------------------------------------------------------------------------
@@ -392,6 +419,9 @@ class Results:
     keys: list[Key]
     values: list[np.ndarray]
     undefined: np.ndarray  # bool per row
+    # Rows whose values don't fit the expression (an array of another length, a non-square matrix): row → why.
+    # Such a row is malformed, as a line that isn't a number is: nan (or skipped), the rest of the run goes on.
+    unfit: dict[int, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -514,12 +544,16 @@ def _compute_rows(expr: Expression, chunk: Chunk, kind: str, names: list[str], n
     labels = _labels(expr, kind, names)
     per_label: list[list[Any]] = [[] for _ in labels]
     undefined = np.zeros(n, dtype=bool)
+    unfit: dict[int, str] = {}
     for r in range(n):
         point = {v: np.asarray(chunk.columns[v][r], dtype=float) for v in expr.variables}
         try:
             cells = _row_cells(expr, point, kind, names)
         except DomainError:
             undefined[r] = True
+            cells = None
+        except ShapeError as exc:  # this row's shapes only: the other rows still run
+            unfit[r] = exc.message
             cells = None
         for k in range(len(labels)):
             per_label[k].append(cells[k] if cells is not None else np.nan)
@@ -531,7 +565,7 @@ def _compute_rows(expr: Expression, chunk: Chunk, kind: str, names: list[str], n
             arr = np.empty(n, dtype=object)
             arr[:] = [np.asarray(c) for c in col]
             values.append(arr)
-    return Results(labels, values, undefined)
+    return Results(labels, values, undefined, unfit)
 
 
 def _row_cells(expr: Expression, point: dict[str, np.ndarray], kind: str, names: list[str]) -> list[Any]:
@@ -564,7 +598,8 @@ def format_column(values: np.ndarray) -> list[str]:
         from ..numfmt import format_value
 
         return [f'"{format_value(v)}"' if np.ndim(v) else format_value(v) for v in values]  # CSV-quoted arrays
-    text = "\n".join(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
+    # + 0.0 turns -0.0 into 0.0 (and nothing else), so a column never shows -0, as format_number doesn't.
+    text = "\n".join(map(float.__repr__, (np.asarray(values, dtype=float) + 0.0).tolist()))
     text = _TIDY.sub("", text).replace("e+", "e").replace("e-0", "e-")
     return text.split("\n")
 
@@ -737,6 +772,7 @@ def run_batch(
     stats: Stats,
     progress: Callable[[int], None] | None = None,
     fast: Callable[[dict[str, np.ndarray], int], tuple[list[Any], list[np.ndarray], np.ndarray]] | None = None,
+    skip_bad: bool = False,
 ) -> Stats:
     """`fast`: a compiled kernel (tools/jit.py) for chunks of scalar rows: their keys, columns and undefined rows."""
     for chunk in chunks:
@@ -746,6 +782,10 @@ def run_batch(
             results = Results(*fast({v: chunk.columns[v] for v in expr.variables}, len(chunk.lines)))
         else:
             results = compute(expr, chunk, kind, wrt)
+        if results.unfit:
+            chunk, results = _unfit_rows(chunk, results, stats, skip_bad)
+            if not chunk.lines:
+                continue
         # A row where the expression is undefined, or that stands in for a malformed line, is nan throughout.
         blank = set(chunk.malformed) | set(np.flatnonzero(results.undefined).tolist())
         if blank:
@@ -766,6 +806,26 @@ def run_batch(
         if progress is not None:
             progress(len(chunk.lines))
     return stats
+
+
+def _unfit_rows(chunk: Chunk, results: Results, stats: Stats, skip_bad: bool) -> tuple[Chunk, Results]:
+    """Rows whose shapes don't fit the expression, counted as malformed lines (named at the end, exit 2):
+    kept as nan rows, or dropped with --skip-bad."""
+    for r, why in sorted(results.unfit.items()):
+        if _bad(stats, skip_bad, chunk.lines[r], "", f"has values the expression can't take: {why}"):
+            chunk.malformed.add(r)
+    if not skip_bad:
+        return chunk, results
+    keep = [r for r in range(len(chunk.lines)) if r not in results.unfit]
+    moved = {r: k for k, r in enumerate(keep)}
+    kept = Chunk(
+        [chunk.lines[r] for r in keep],
+        {v: col[keep] for v, col in chunk.columns.items()},
+        [chunk.extra[r] for r in keep],
+        chunk.shapes,
+        {moved[r] for r in chunk.malformed if r in moved},
+    )
+    return kept, Results(results.keys, [col[keep] for col in results.values], results.undefined[keep])
 
 
 def open_points(path: str) -> tuple[str, Iterator[str], int | None]:

@@ -246,7 +246,7 @@ def _batch(
     writer = batch.Writer(sys.stdout, "json" if fmt is Format.json else "csv", expr, kind)
     writer.derivative_rows = derivative_rows
     with _progress(total, probe) as advance:
-        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance, fast)
+        batch.run_batch(expr, chunks, kind, wrt, writer, stats, advance, fast, skip_bad)
     writer.finish(stats, wrt)
     if writer.unlisted:
         shown = ", ".join(f"{k} (line {ln})" for k, ln in list(writer.unlisted.items())[:5])

@@ -17,6 +17,7 @@ from ..errors import GrammarError, ShapeError
 from ..span import Span
 from .primitives import PRIMITIVES
 from .primitives.core import Ints
+from .primitives.shape import TooManyAxes
 from .refs import Ref
 from .shapes import Shape, broadcast_shapes
 
@@ -155,9 +156,14 @@ def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, spa
         where = f" in {' '.join(tape.source[span.start : span.end].split())}" if span is not None else ""
         raise ShapeError(f"{exc}{where}: the value has shape {_shape_text(shapes[0])}") from None
     except ValueError as exc:
+        if isinstance(exc, TooManyAxes):  # the operands' shapes (64 ones) say nothing more
+            raise ShapeError(str(exc)) from None
         where = f"in {' '.join(tape.source[span.start : span.end].split())} " if span is not None else ""
         shown = " and ".join(_shape_text(s) for s in shapes)
         reason = "don't broadcast together" if "broadcast" in str(exc) else str(exc)
+        if len(shapes) == 1:  # one operand: nothing to mismatch with; its shape said once, after the need
+            has = "is a scalar" if shapes[0] == () else f"has shape {shown}"
+            raise ShapeError(f"shape error {where}: {reason}; the argument {has}".replace(" :", ":")) from None
         raise ShapeError(f"shape mismatch {where}: shapes {shown}: {reason}".replace(" :", ":")) from None
 
 

@@ -120,6 +120,9 @@ class Tables:
             kind = m.lastgroup
             value = m.group()
             end = m.end()
+            if kind == "NAME" and end < n and not text[end].isascii():
+                end = _combining_end(text, end)  # é typed as e + U+0301: the mark is part of the name
+                value = text[pos:end]
             if kind not in ignore:
                 yield Token(kind, value, pos, end, line, pos - line_start + 1)  # type: ignore[arg-type]
             if "\n" in value:
@@ -165,6 +168,17 @@ class Tables:
                     return values[-1]
                 stack.append(target)
         raise AssertionError("the token stream ends with $END")  # pragma: no cover
+
+
+def _combining_end(text: str, end: int) -> int:
+    """Past the combining marks (and any word characters after them) that continue a name at `end`:
+    `\\w` leaves out marks such as U+0301, which Python's identifiers (XID_Continue) take in."""
+    import unicodedata
+
+    n = len(text)
+    while end < n and (text[end].isalnum() or text[end] == "_" or unicodedata.category(text[end]) in ("Mn", "Mc")):
+        end += 1
+    return end
 
 
 def _reduce(rule: Rule, children: list[Any], callback: Callable[[list[Any]], Any] | None) -> Any:

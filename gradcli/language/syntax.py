@@ -7,6 +7,7 @@ recurses over the expression, however deep the nesting.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..errors import GrammarError
@@ -49,6 +50,24 @@ class _Misplaced(GrammarError):
     def __init__(self, message: str, span: Span) -> None:
         super().__init__(message)
         self.span = span
+
+
+_SUPERSCRIPT_DIGITS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def normal_name(text: str) -> str:
+    """A name as Python reads identifiers (NFKC): é typed as e + U+0301 is é, fullwidth ｘ is x. The AST keeps
+    the source span, so carets still point at what was typed. Left as typed: a name with superscript digits
+    (x², which lowering refuses with "write x^2", rather than reading it as x2), and one NFKC would make into
+    no name at all (① → 1)."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    if _SUPERSCRIPT_DIGITS.intersection(text):
+        return text
+    normal = unicodedata.normalize("NFKC", text)
+    return normal if normal.isidentifier() else text
 
 
 def _ends_with_name(node: Any) -> str | None:
@@ -113,11 +132,11 @@ class _Builder:
         return Number(value, tok, _token_span(c[0]))
 
     def name(self, c: list[Any]) -> Name:
-        return Name(c[0].value, _token_span(c[0]))
+        return Name(normal_name(c[0].value), _token_span(c[0]))
 
     def call(self, c: list[Any]) -> Call:
         name, _lpar, args, rpar = c
-        return Call(name.value, tuple(args or ()), _span(name, rpar), _token_span(name))
+        return Call(normal_name(name.value), tuple(args or ()), _span(name, rpar), _token_span(name))
 
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
@@ -308,12 +327,18 @@ def syntax_error(source: str, exc: ParseFailure) -> GrammarError:
 
 def _hint(source: str, tok: Token | None) -> str:
     """How to write a juxtaposition gradcli refuses (SPEC §2 in the README): said where it fails."""
-    if tok is None or tok.type not in ("NAME", "NUMBER", "LPAR", "BAR", "SQRT"):
+    if tok is None or tok.type not in ("NAME", "NUMBER", "LPAR", "BAR", "SQRT", "MINUS"):
         return ""
     before = source[: tok.start].rstrip()
     if not before:
         return ""
     prev = before[-1]
+    if tok.type == "MINUS":  # √ binds to one factor, and a sign is no factor: √-x is refused, √(-x) is meant
+        if prev != "√":
+            return ""
+        operand = re.match(r"\s*(\w+(?:\.\d*)?)", source[tok.end :])
+        inner = operand.group(1) if operand else "…"
+        return f" (√ applies to one factor, which can't start with a sign: write √(-{inner}))"
     if tok.type == "NUMBER" and (prev.isalnum() or prev in "_)]|"):
         return " (a number can't follow without an operator: write it first, 2x, or use *)"
     if tok.type == "BAR" and (prev.isalnum() or prev in "_)]|"):

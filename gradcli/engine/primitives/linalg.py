@@ -95,7 +95,7 @@ def _dot_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[
 
 def _square(s: Shape, param: Hashable = None) -> Shape:
     if len(s) != 2 or s[0] != s[1]:
-        raise ValueError(f"needs a square matrix, got {'a scalar' if not s else f'shape {s}'}")
+        raise ValueError("needs a square matrix")  # the shape itself: said once, by infer_shape
     return s
 
 
@@ -143,7 +143,8 @@ def _T(x: Ref) -> Ref:
 
 
 def _solve_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
-    _square(a)
+    if len(a) != 2 or a[0] != a[1]:
+        raise ValueError("solve(A, b) needs A to be a square matrix")
     if len(b) not in (1, 2) or b[0] != a[0]:
         raise ValueError(f"solve(A, b) needs b of length {a[0]} (a vector) or {a[0]} rows (a matrix)")
     return b
@@ -265,7 +266,11 @@ def _outer_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
 
 def _tensordot_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
     k = param[0]  # type: ignore[index]
-    if k < 0 or k > len(a) or k > len(b) or a[len(a) - k :] != b[:k]:
+    if k < 0:
+        raise ValueError(f"tensordot(a, b, k) contracts k axes, so k must be ≥ 0, not {k}")
+    if k > len(a) or k > len(b):
+        raise ValueError(f"tensordot(a, b, {k}) contracts {k} axes, but a has {len(a)} and b {len(b)}")
+    if a[len(a) - k :] != b[:k]:
         raise ValueError(f"tensordot(a, b, {k}) needs the last {k} axes of a to match the first {k} of b")
     return a[: len(a) - k] + b[k:]
 

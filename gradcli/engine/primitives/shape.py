@@ -19,14 +19,28 @@ from .core import (
     scalar,
 )
 
+MAX_AXES = 64  # numpy's limit on an array's dimensions (NPY_MAXDIMS): a deeper literal can't be built
+
+
+class TooManyAxes(ValueError):
+    """A vector literal nested deeper than numpy's arrays go: said as is, without the operands' shapes."""
+
+
+def _too_many_axes(ndim: int) -> TooManyAxes:
+    return TooManyAxes(f"arrays have at most {MAX_AXES} axes, and this vector literal nests deeper ({ndim} or more levels)")
+
 
 def _stack_shape(*shapes: Shape, param: Hashable = None) -> Shape:
     if len(set(shapes)) > 1:  # as numpy: [[1, 2], [3]] is ragged, not broadcast
-        raise ValueError("the items of a vector literal must all have the same shape")
+        raise ValueError("the items must all have the same shape")  # [a, b] or stack(a, b)
+    if shapes and len(shapes[0]) >= MAX_AXES:
+        raise _too_many_axes(len(shapes[0]) + 1)
     return (len(shapes), *shapes[0]) if shapes else (0,)
 
 
 def _stack(*xs: np.ndarray) -> np.ndarray:
+    if xs and np.ndim(xs[0]) >= MAX_AXES:
+        raise _too_many_axes(np.ndim(xs[0]) + 1)
     return np.stack(xs) if xs else np.zeros(0)
 
 
