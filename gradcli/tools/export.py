@@ -9,8 +9,8 @@ the ones a language lacks in terms of others. Templates are parsed once each (th
 never user text) and turned into a format string per language; nothing recurses over the program.
 
 Targets: python (floats and `math`), numpy (arrays, elementwise), c (doubles, <math.h>), latex
-(one aligned equation per instruction), and numba (the scalar body of a compiled batch loop,
-used by tools/jit.py for --jit).
+(one aligned equation per instruction), numba and simd (the scalar bodies of --jit's exact loop
+and of its fast loop, which vectorizes: tools/jit.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..engine.primitives import PRIMITIVES
 from ..engine.tape import Tape
 from ..errors import UsageError
 from ..gcpause import gc_paused
+from . import jit_simd
 
 LANGUAGES = ("python", "numpy", "c", "latex")
 KINDS = ("value", "grad", "hessian", "jacobian")
@@ -174,6 +175,8 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "betainc": "scipy.special.betainc({0}, {1}, {2})",
     },
 }
+# "simd": the body of --jit's fast loop (tools/jit_simd.py): numba's, with exp/log/sin/cos/tanh it can vectorize.
+_SPELL["simd"] = {**_SPELL["numba"], **{n: jit_simd.call(n) for n in jit_simd.FUNCTIONS}}
 # Names written through others where a language lacks them (the table entry's numpy name is the meaning).
 _REWRITE = {
     "sign": "where({0} > 0, 1.0, where({0} < 0, -1.0, {0}))",
@@ -223,9 +226,9 @@ _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "=="
 def literal(value: float, lang: str) -> str:
     """A float as the language writes it; negatives parenthesised, so they drop into any operand."""
     if math.isnan(value):
-        text = {"python": "math.nan", "numba": "math.nan", "numpy": "np.nan", "c": "NAN"}[lang]
+        text = {"python": "math.nan", "numba": "math.nan", "simd": "math.nan", "numpy": "np.nan", "c": "NAN"}[lang]
     elif math.isinf(value):
-        inf = {"python": "math.inf", "numba": "math.inf", "numpy": "np.inf", "c": "INFINITY"}[lang]
+        inf = {"python": "math.inf", "numba": "math.inf", "simd": "math.inf", "numpy": "np.inf", "c": "INFINITY"}[lang]
         text = inf if value > 0 else f"-{inf}"
     else:
         text = repr(float(value))
@@ -334,7 +337,8 @@ class Lines:
     domains: list[str]
 
 
-_RESERVED = {"math", "np", "scipy", "nan", "inf", "value", "undefined", "shape", "warnings", "out", "bad", "i", "n", "prange"}
+_RESERVED = {"math", "np", "scipy", "nan", "inf", "value", "undefined", "shape", "warnings", "out", "bad", "i", "n", "prange",
+             "fine", "redo", "ir", "types", "intrinsic", "njit"}
 _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
                "float", "for", "goto", "if", "int", "long", "register", "return", "short", "signed", "sizeof", "static",
                "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "inline", "restrict",
@@ -501,6 +505,8 @@ def _checked(lang: str, name: str, rhs: str, codes: list[str], what: str) -> lis
     nan = "math.nan"
     if lang == "numba":
         return [f"if {cond}:", f"    {name} = {nan}", "    undefined = True", "else:", f"    {name} = {rhs}"]
+    if lang == "simd":  # no branch: a row where a check fires is redone by the exact loop, which sets nan and the flag
+        return [f"{name} = {rhs}", f"fine &= not ({' | '.join(codes)})"]
     return [f"if {cond}:  # {what} is undefined", f"    {name} = {nan}", f"    undefined = undefined or {what!r}",
             "else:", f"    {name} = {rhs}"]  # fmt: skip
 

@@ -6,6 +6,12 @@ no array temporaries. The generated module is written to the cache directory und
 hashes its source (which the tape determines), and numba's `cache=True` keeps the machine code
 next to it: a program compiled once loads from disk in later runs.
 
+Where the program calls exp, log, sin, cos or tanh, or has a domain check, the module holds a second,
+*fast* loop (export's "simd" body, tools/jit_simd.py): branch-free, with those functions written in
+arithmetic LLVM vectorizes, and a guard per call. It runs first; the rows it flags (an argument outside a
+fast function's domain, a domain check that fires, a nan) are computed again by the exact loop, which is
+compiled only when a batch first has such a row. So every special case still goes through libm.
+
 numba is optional (`pip install "gradcli[jit]"`): nothing here imports it until a kernel is asked
 for, and `available()` only looks for it.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -27,7 +34,7 @@ from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import mixes_elements
 from ..errors import UsageError
-from . import export
+from . import export, jit_simd
 
 # `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
 # benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
@@ -62,7 +69,7 @@ def cache_dir() -> str:
 class Kernel:
     """A compiled loop: `run(columns)` → (K, n) results and the undefined rows; `labels` name the K rows."""
 
-    fn: Any  # the loop over rows [start, stop), compiled without the GIL: threads run parts of a batch at once
+    fn: Any  # the exact loop over its arrays, compiled without the GIL: threads run slices of a batch at once
     names: tuple[str, ...]  # the program's variables: the kernel's input columns, in order
     labels: list[tuple[Any, ...]]  # ("value", k), ("grad", k, v), ("hess", k, a, b), as batch/stream.py keys
     keep: list[int]  # which of the generated roots are written (a Hessian batch skips the gradient)
@@ -70,6 +77,7 @@ class Kernel:
     path: str
     compile_seconds: float = 0.0
     cached: bool = False
+    fast: Any = None  # the vectorized loop (writes `redo` instead of `bad`), where the program has one
 
     def run(self, columns: Mapping[str, np.ndarray], n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K, n) results and the undefined rows; n is needed only for a program without variables."""
@@ -77,21 +85,37 @@ class Kernel:
             n = len(next(iter(columns.values()))) if columns else 1
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = np.empty((len(self.keep), n))
+        flags = np.zeros(n, dtype=np.bool_)
+        _split(self.fast if self.fast is not None else self.fn, ins, out, flags, n)
+        if self.fast is None:
+            return out, flags
+        again = np.flatnonzero(flags)  # rows the fast loop left to libm: special values, domain checks
         bad = np.zeros(n, dtype=np.bool_)
-        workers = min(os.cpu_count() or 1, 8)
-        if n < PARALLEL_FROM or workers == 1:
-            self.fn(*ins, out, bad, 0, n)
-            return out, bad
-        bounds = np.linspace(0, n, workers + 1).astype(int)
-        parts = [_pool(workers).submit(self.fn, *ins, out, bad, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        for p in parts:
-            p.result()
+        if again.size:
+            sub_out = np.empty((len(self.keep), again.size))
+            sub_bad = np.zeros(again.size, dtype=np.bool_)
+            self.fn(*[c[again] for c in ins], *sub_out, sub_bad)
+            out[:, again] = sub_out
+            bad[again] = sub_bad
         return out, bad
 
     def rows(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
         """A chunk's result columns as batch/stream.py lays them out: (keys, one array per key, undefined rows)."""
         out, bad = self.run(columns, n)
         return list(self.labels), list(out), bad
+
+
+def _split(fn: Any, ins: list[np.ndarray], out: np.ndarray, flags: np.ndarray, n: int) -> None:
+    """One loop over all rows, or parts of them on every core for a big batch."""
+    workers = min(os.cpu_count() or 1, 8)
+    if n < PARALLEL_FROM or workers == 1:
+        fn(*ins, *out, flags)
+        return
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    parts = [_pool(workers).submit(fn, *[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b]) for a, b in spans]
+    for p in parts:
+        p.result()
 
 
 _EXPORT_KINDS = {"eval": "value", "diff": "jacobian", "jacobian": "jacobian", "hessian": "hessian"}
@@ -127,28 +151,101 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
     lines = export.straight_line(built, "numba", args)
     cols = [f"col{k}" for k in range(len(args))]
     ind = " " * 8
-    body = [f"{a} = {c}[i]" for a, c in zip(args, cols)]
+    loads = [f"{a} = {c}[i]" for a, c in zip(args, cols)]
+    body = list(loads)
     if lines.checked:
         body.append("undefined = False")
     body += lines.body
-    body += [f"out[{j}, i] = {lines.results[r]}" for j, r in enumerate(keep)]
+    outs = [f"out{j}" for j in range(len(keep))]  # one 1-D array per result row: LLVM vectorizes those stores, not out[j, i]
+    body += [f"{o}[i] = {lines.results[r]}" for o, r in zip(outs, keep)]
     if lines.checked:
-        nans = " or ".join(f"math.isnan(out[{j}, i])" for j in range(m))
+        nans = " or ".join(f"math.isnan(out{j}[i])" for j in range(m))
         body.append(f"bad[i] = undefined and ({nans})")
-    text = [
-        f"# gradcli --jit kernel ({kind}) of: {export.printable(expr.text)}",
-        "import math",
-        "",
-        "import numpy as np",
-        "from numba import njit",
-        "",
-        "",
+    header = [f"# gradcli --jit kernel ({kind}) of: {export.printable(expr.text)}", "import math", "", "import numpy as np"]
+    loop = [
         "@njit(cache=True, nogil=True, error_model='numpy')",
-        f"def kernel({', '.join([*cols, 'out', 'bad', 'start', 'stop'])}):",
-        "    for i in range(start, stop):",
+        f"def kernel({', '.join([*cols, *outs, 'bad'])}):",
+        "    for i in range(bad.shape[0]):",
         *[ind + s for s in body],
     ]
-    return "\n".join(text) + "\n", built, keep
+    fast = _fast_loop(built, args, cols, keep)
+    text = [*header, "from numba import njit"]
+    if fast is not None:
+        fast_body, used = fast
+        if used:
+            helpers = sorted(f"_{kind}_{name}" for name in used for kind in ("fast", "fits"))
+            text.append(f"from {_simd_module_name()} import {', '.join(helpers)}")
+        loop += ["", "", *fast_body]
+    return "\n".join([*text, "", "", *loop]) + "\n", built, keep
+
+
+def _simd_module_name() -> str:
+    """The fast functions' module: its name carries a hash of its source, so kernels built on older ones aren't reused."""
+    return "gradcli_jit_simd_" + hashlib.sha256(jit_simd.module_source().encode("utf-8")).hexdigest()[:16]
+
+
+def _load(name: str, source: str) -> Any:
+    """The module `name` from its file in the cache folder (written once: numba's cache is keyed by its path and mtime)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = cache_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # numba's cache finds the module again by its name; the kernels import it by it
+    spec.loader.exec_module(module)
+    return module
+
+
+_FAST_CALL = re.compile(r"_fast_(\w+)\(")
+
+
+def _calls(body: list[str]) -> set[str]:
+    """The fast functions a body calls."""
+    return {m.group(1) for line in body for m in _FAST_CALL.finditer(line)}
+
+
+def _fast_loop(built: export.Built, args: list[str], cols: list[str], keep: list[int]) -> tuple[list[str], set[str]] | None:
+    """The branch-free loop (export's "simd" body) and the fast functions it calls; None: it would gain nothing."""
+    lines = export.straight_line(built, "simd", args)
+    used = _calls(lines.body)
+    if not used and not lines.checked:
+        return None
+    body = [f"{a} = {c}[i]" for a, c in zip(args, cols)] + ["fine = True"]
+    for line in lines.body:
+        body.append(line)
+        for name, arg in _call_arguments(line):
+            body.append(f"fine &= _fits_{name}({arg})")
+    outs = [f"out{j}" for j in range(len(keep))]
+    body += [f"{o}[i] = {lines.results[r]}" for o, r in zip(outs, keep)]
+    body.append("redo[i] = not fine")
+    ind = " " * 8
+    loop = [
+        "@njit(cache=True, nogil=True, error_model='numpy')",
+        f"def kernel_fast({', '.join([*cols, *outs, 'redo'])}):",
+        "    for i in range(redo.shape[0]):",  # over a whole array, not range(start, stop): numba then knows i ≥ 0
+        *[ind + s for s in body],
+    ]
+    return loop, used
+
+
+def _call_arguments(line: str) -> list[tuple[str, str]]:
+    """(function, argument text) of each fast call in a generated line: the text is ours (names, numbers, operators)."""
+    found = []
+    for m in _FAST_CALL.finditer(line):
+        depth, j = 1, m.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(line[j], 0)
+            j += 1
+        found.append((m.group(1), line[m.end() : j - 1]))
+    return found
 
 
 def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Kernel:
@@ -164,27 +261,23 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
     if found is not None:
         return found
     folder = cache_dir()
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"k_{key}.py")
-    if not os.path.exists(path):  # written once: numba's cache is keyed by the file's path and mtime
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(source)
-        os.replace(tmp, path)
     pycache = os.path.join(folder, "__pycache__")
-    cached = os.path.isdir(pycache) and any(f.startswith(f"k_{key}.") and f.endswith(".nbi") for f in os.listdir(pycache))
+    name = f"gradcli_jit_{key}"
+    cached = os.path.isdir(pycache) and any(f.startswith(f"{name}.") and f.endswith(".nbi") for f in os.listdir(pycache))
     t0 = time.perf_counter()
-    spec = importlib.util.spec_from_file_location(f"gradcli_jit_{key}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # numba's cache finds the module again by its name
-    spec.loader.exec_module(module)
-    fn = module.kernel
+    if "_fast_" in source:
+        _load(_simd_module_name(), jit_simd.module_source())
+    module = _load(name, source)
+    path = module.__file__
+    fast = getattr(module, "kernel_fast", None)
     # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
+    # With a fast loop, the exact one compiles when a batch first has a row for it.
     n_args = len(built.names)
-    fn(*[np.zeros(1) for _ in range(n_args)], np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_), 0, 1)
+    first = fast if fast is not None else module.kernel
+    first(*[np.ones(1) for _ in range(n_args)], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
     labels = [built.labels[r] for r in keep]
-    k = Kernel(fn, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0, cached)
+    k = Kernel(module.kernel, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0,
+               cached, fast)  # fmt: skip
     _KERNELS[key] = k
     return k
 
@@ -237,7 +330,7 @@ def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None
     """The rows from which the compiled loop repays its start-up (the cost model above)."""
     source, built, _ = _source(expr, kind, wrt)
     key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
-    on_disk = os.path.exists(os.path.join(cache_dir(), f"k_{key}.py"))
+    on_disk = os.path.exists(os.path.join(cache_dir(), f"gradcli_jit_{key}.py"))
     ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
     cheap = sum(op not in evaluate._EXPENSIVE for op in ops)  # noqa: SLF001 - the list of costly kernels
     start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else COMPILE_S)

@@ -50,8 +50,10 @@ def interval(lo: float, hi: float, lo_open: bool, hi_open: bool, arg: int = 0, r
     safe = None
     if lo == 0.0 and hi == math.inf:
         safe = (arg, "positive" if lo_open else "nonnegative")
-    sides = [f"({{{arg}}} {'<=' if lo_open else '<'} {lo!r})" if lo != -math.inf else "",
-             f"({{{arg}}} {'>=' if hi_open else '>'} {hi!r})" if hi != math.inf else ""]  # fmt: skip
+    # An open infinite end excludes inf itself, as `bad` does (log(inf) is undefined): 1e309 is how a template writes inf.
+    ends = ["-1e309" if lo == -math.inf else repr(lo), "1e309" if hi == math.inf else repr(hi)]
+    sides = [f"({{{arg}}} {'<=' if lo_open else '<'} {ends[0]})" if lo_open or lo != -math.inf else "",
+             f"({{{arg}}} {'>=' if hi_open else '>'} {ends[1]})" if hi_open or hi != math.inf else ""]  # fmt: skip
     code = " | ".join(s for s in sides if s) or None
     return Domain(bad, lambda *v: f"its {role} is {format_number(v[arg])}, outside {text}", safe_if=safe, code=code)
 
