@@ -131,3 +131,6 @@ def test_auto_compiles_only_batches_that_repay_it() -> None:
     assert jit.use_jit("auto", long, "diff", 10**9)
     assert not jit.use_jit("auto", gradcli.compile("sum(x)"), "diff", 10**9)  # can't compile: numpy, silently
     assert not jit.use_jit("off", long, "diff", 10**9)
+    # sin and cos have vectorized forms in the fast loop (tools/jit_simd.py); sinh and cosh are libm either way.
+    fast, slow = gradcli.compile("sin(x) * cos(y)"), gradcli.compile("sinh(x) * cosh(y)")
+    assert jit.auto_threshold(fast, "diff") < jit.auto_threshold(slow, "diff")

@@ -38,9 +38,11 @@ from . import export, jit_simd
 
 # `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
 # benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
-# temporary fewer: +, *, x², …) and about nothing for sin/cos/exp (numpy's are SIMD-vectorized, numba's PyPI build
-# calls libm per element). It costs numba's import plus a first compile, or a load from the disk cache.
+# temporary fewer: +, *, x², …) and FAST_SAVE_NS for each exp/log/sin/cos/tanh (the fast loop's vectorized forms take
+# 2–4 ns an element where numpy's take 6–15 ns on this AVX2 machine); other transcendental functions save about
+# nothing (libm per element either way). It costs numba's import plus a first compile, or a load from the disk cache.
 SAVE_NS = 2.0
+FAST_SAVE_NS = 4.0
 IMPORT_S = 0.6
 COMPILE_S = 1.5
 LOAD_S = 0.05
@@ -333,5 +335,6 @@ def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None
     on_disk = os.path.exists(os.path.join(cache_dir(), f"gradcli_jit_{key}.py"))
     ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
     cheap = sum(op not in evaluate._EXPENSIVE for op in ops)  # noqa: SLF001 - the list of costly kernels
+    fast = sum(op in jit_simd.FUNCTIONS for op in ops)
     start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else COMPILE_S)
-    return max(AUTO_CACHED, start / max(cheap * SAVE_NS * 1e-9, 1e-12))
+    return max(AUTO_CACHED, start / max((cheap * SAVE_NS + fast * FAST_SAVE_NS) * 1e-9, 1e-12))
