@@ -174,8 +174,8 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
     text = [*header, "from numba import njit"]
     if fast is not None:
         fast_body, used = fast
-        if used:
-            helpers = sorted(f"_{kind}_{name}" for name in used for kind in ("fast", "fits"))
+        helpers = sorted(set(_HELPER.findall("\n".join(fast_body))))
+        if helpers:
             text.append(f"from {_simd_module_name()} import {', '.join(helpers)}")
         loop += ["", "", *fast_body]
     return "\n".join([*text, "", "", *loop]) + "\n", built, keep
@@ -218,6 +218,7 @@ def _load(name: str, source: str) -> Any:
 
 
 _FAST_CALL = re.compile(r"_fast_(\w+)\(")
+_HELPER = re.compile(r"\b(_f(?:ast|its)_\w+)\(")
 
 
 def _calls(body: list[str]) -> set[str]:
@@ -232,7 +233,7 @@ def _fast_loop(built: export.Built, args: list[str], cols: list[str], keep: list
     if not used and not lines.checked:
         return None
     body = [f"{a} = {c}[i]" for a, c in zip(args, cols)] + ["fine = True"]
-    for line in lines.body:
+    for line in _pair_sin_cos(lines.body):
         body.append(line)
         for name, arg in _call_arguments(line):
             body.append(f"fine &= _fits_{name}({arg})")
@@ -247,6 +248,25 @@ def _fast_loop(built: export.Built, args: list[str], cols: list[str], keep: list
         *[ind + s for s in body],
     ]
     return loop, used
+
+
+def _pair_sin_cos(body: list[str]) -> list[str]:
+    """sin(a) and cos(a) of one argument from one call (a gradient of sin needs cos): half the code to compile."""
+    calls = [(name, arg) for line in body for name, arg in _call_arguments(line)]
+    both = {arg for name, arg in calls if name == "sin"} & {arg for name, arg in calls if name == "cos"}
+    if not both:
+        return body
+    out: list[str] = []
+    done: dict[str, int] = {}
+    for line in body:
+        for name, arg in _call_arguments(line):
+            if arg in both and name in ("sin", "cos"):
+                if arg not in done:
+                    done[arg] = k = len(done)
+                    out.append(f"_sin{k}, _cos{k} = _fast_sincos({arg})")
+                line = line.replace(f"_fast_{name}({arg})", f"_{name}{done[arg]}")
+        out.append(line)
+    return out
 
 
 def _call_arguments(line: str) -> list[tuple[str, str]]:

@@ -227,6 +227,17 @@ def _fast_sin(x):
 def _fast_cos(x):
     r, q = _quadrant(x)
     return _sin_cos(r, q + 1)
+
+
+@njit(cache=True, nogil=True, error_model='numpy')
+def _fast_sincos(x):
+    r, q = _quadrant(x)  # one reduction for both: a gradient needs cos wherever the value has sin
+    return _sin_cos(r, q), _sin_cos(r, q + 1)
+
+
+@njit(cache=True, nogil=True, error_model='numpy')
+def _fits_sincos(x):
+    return _fits_trig(x)
 """
 
 _TANH = """
