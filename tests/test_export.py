@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 import gradcli
 from gradcli.cli.app import app
-from gradcli.tools.export import ExportError, emit
+from gradcli.tools.export import emit
 
 SETTINGS = settings(derandomize=True, max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 ELEMENTWISE = expressions(max_leaves=5, kinks=True, reductions=False)
@@ -115,11 +115,7 @@ def test_numpy_export_matches_gradcli_batches(source: str, xs: list[float]) -> N
 @given(source=expressions(max_leaves=4, reductions=False), point=POINTS)
 def test_python_hessian_matches_gradcli(source: str, point: dict[str, float]) -> None:
     expr = gradcli.compile(source)
-    try:
-        f = load(emit(expr, "python", "hessian"), "f_grad_hessian")
-    except ExportError as exc:  # the one gap: Python's math has no polygamma (the second derivative of lgamma)
-        assert "polygamma" in str(exc) and "gamma" in source
-        return
+    f = load(emit(expr, "python", "hessian"), "f_grad_hessian")  # polygamma (lgamma's Hessian) has a helper of its own
     names = expr.variables
     try:
         want_h = expr.hessian(point)
@@ -179,8 +175,8 @@ def test_unsupported_primitive_is_a_clear_error() -> None:
     runner = CliRunner()
     r = runner.invoke(app, ["export", "sum(x) + 1", "--grad"])
     assert r.exit_code == 2 and "export doesn't support sum yet" in r.output
-    r = runner.invoke(app, ["export", "digamma(x)", "--grad", "--lang", "c"])
-    assert r.exit_code == 2 and "export --lang c doesn't support polygamma yet" in r.output
+    r = runner.invoke(app, ["export", "erfinv(x)", "--grad", "--lang", "c"])
+    assert r.exit_code == 2 and "export --lang c doesn't support erfinv yet" in r.output
     r = runner.invoke(app, ["export", "x*y, y", "--grad"])
     assert r.exit_code == 2 and "--jacobian" in r.output
 
@@ -343,3 +339,44 @@ def test_long_programs_reuse_names_with_the_same_results(monkeypatch: pytest.Mon
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     assert flat(g(*p)) == want or close(flat(g(*p)), want, rtol=0.0)
+
+
+POLYGAMMA_POINTS = [0.1, 0.5, 1.0, 2.5, 7.0, 19.9, 20.1, 55.0, 1e4, -0.5, -2.7, -10.3, -999.75]
+
+
+def test_python_and_numpy_write_polygamma_lgamma_hessian_and_digamma_gradient() -> None:
+    """lgamma'' = ψ₁ and digamma' = ψ₁ through the exported helper, against scipy's polygamma (and gradcli's numbers)."""
+    import scipy.special
+
+    from gradcli.tools import export
+
+    for source, kind in (("lgamma(x)", "hessian"), ("digamma(x)", "grad")):
+        expr = gradcli.compile(source)
+        py = load(emit(expr, "python", kind), export.function_name(kind))
+        vec = load(emit(expr, "numpy", kind), export.function_name(kind))
+        want = scipy.special.polygamma(1, np.array(POLYGAMMA_POINTS))
+        second = (lambda r: r[2][0][0]) if kind == "hessian" else (lambda r: r[1][0])  # noqa: E731
+        np.testing.assert_allclose([second(py(x)) for x in POLYGAMMA_POINTS], want, rtol=1e-14)
+        np.testing.assert_allclose(second(vec(np.array(POLYGAMMA_POINTS))), want, rtol=1e-14)
+        ours = expr.hessian({"x": 2.5})["x"]["x"] if kind == "hessian" else expr.gradient({"x": 2.5})["x"]
+        assert close([flat(py(2.5))[-1]], [float(ours)])
+    helper: dict[str, object] = {"math": math}
+    exec(export._HELPERS["_polygamma("], helper)  # noqa: S102, SLF001 - our own helper's text, not user input
+    for n in (1, 2, 3, 4):
+        got = [helper["_polygamma"](n, x) for x in (0.3, 1.5, 4.0, 30.0, -0.4, -3.3)]  # type: ignore[operator]
+        np.testing.assert_allclose(got, scipy.special.polygamma(n, [0.3, 1.5, 4.0, 30.0, -0.4, -3.3]), rtol=1e-14)
+    assert math.isnan(helper["_polygamma"](1, -2.0))  # type: ignore[operator] - a pole
+
+
+@needs_cc
+def test_c_writes_polygamma_and_only_c_helpers(tmp_path: Path) -> None:
+    import scipy.special
+
+    expr = gradcli.compile("digamma(x)")
+    text = emit(expr, "c", "grad")
+    assert "def " not in text  # a C file holds the C helpers only (gradcli_digamma contains _digamma's name)
+    rows = run_c(tmp_path, text, "grad", 1, 1, [[x] for x in POLYGAMMA_POINTS])
+    np.testing.assert_allclose([r[2] for r in rows], scipy.special.polygamma(1, POLYGAMMA_POINTS), rtol=1e-13)
+    np.testing.assert_allclose([r[1] for r in rows], scipy.special.digamma(POLYGAMMA_POINTS), rtol=1e-12)
+    (row,) = run_c(tmp_path, emit(gradcli.compile("lgamma(x)"), "c", "hessian"), "hessian", 1, 1, [[-2.7]])
+    assert close([row[3]], [float(scipy.special.polygamma(1, -2.7))])

@@ -122,7 +122,7 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "power": "math.pow({0}, {1})",
         "isfinite": "math.isfinite({0})",
         "psi": "_digamma({0})",
-        "polygamma": None,
+        "polygamma": "_polygamma({0}, {1})",
         "remainder": "({0} % {1})",
         "fmod": "math.fmod({0}, {1})",
     },
@@ -159,7 +159,7 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "hypot": "hypot({0}, {1})",
         "power": "pow({0}, {1})",
         "psi": "gradcli_digamma({0})",
-        "polygamma": None,
+        "polygamma": "gradcli_polygamma({0}, {1})",
         "remainder": "({0} - {1} * floor({0} / {1}))",
         "fmod": "fmod({0}, {1})",
     },
@@ -169,7 +169,7 @@ _SPELL: dict[str, dict[str, str | None]] = {
         "gamma": "scipy.special.gamma({0})",
         "gammaln": "scipy.special.gammaln({0})",
         "psi": "scipy.special.psi({0})",
-        "polygamma": "scipy.special.polygamma({p}, {0})",
+        "polygamma": "scipy.special.polygamma({0}, {1})",
         **{n: f"scipy.special.{n}({{0}})" for n in ("j0", "j1", "y0", "y1", "i0", "i1", "k0", "k1", "erfinv", "erfcinv")},
         **{n: f"scipy.special.{n}({{0}}, {{1}})" for n in ("jv", "yv", "iv", "kv", "gammainc", "gammaincc")},
         "betainc": "scipy.special.betainc({0}, {1}, {2})",
@@ -199,6 +199,42 @@ def _digamma(x):
     f = 1 / (x * x)
     return r + math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
 """,
+    "_polygamma(": """
+def _polygamma(n, x):
+    # polygamma psi^(n)(x), n >= 1: reflection below 0 (n = 1), the recurrence up to 20 + n, then the asymptotic series.
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if n == 1 and x < 0:
+        return (math.pi / math.sin(math.pi * (x - round(x)))) ** 2 - _polygamma(1, 1 - x)  # x - round(x): exact
+    f = math.factorial
+    r = 0.0
+    while x < 20 + n:
+        r += 1 / x ** (n + 1)
+        x += 1
+    t = f(n - 1) / x**n + f(n) / (2 * x ** (n + 1))
+    for k, b in ((1, 1 / 6), (2, -1 / 30), (3, 1 / 42), (4, -1 / 30), (5, 5 / 66), (6, -691 / 2730), (7, 7 / 6)):
+        t += b * f(2 * k + n - 1) / (f(2 * k) * x ** (2 * k + n))
+    return (1 if n % 2 else -1) * (f(n) * r + t)
+""",
+    "gradcli_polygamma(": """
+/* polygamma psi^(n)(x), n >= 1: reflection below 0 (n = 1), the recurrence up to 20 + n, then the asymptotic series. */
+static double gradcli_polygamma(int n, double x)
+{
+    static const double b[7] = {1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6};
+    if (x <= 0 && x == floor(x)) return NAN;
+    if (n == 1 && x < 0) {
+        double s = 3.141592653589793 / sin(3.141592653589793 * (x - nearbyint(x)));  /* x - nearbyint(x): exact */
+        return s * s - gradcli_polygamma(1, 1 - x);
+    }
+    double r = 0.0;
+    while (x < 20 + n) { r += pow(x, -(n + 1)); x += 1; }
+    double fn = tgamma(n + 1.0);
+    double t = tgamma((double)n) / pow(x, n) + fn / (2 * pow(x, n + 1));
+    for (int k = 1; k <= 7; k++)
+        t += b[k - 1] * tgamma(2.0 * k + n) / (tgamma(2.0 * k + 1) * pow(x, 2 * k + n));
+    return (n % 2 ? 1 : -1) * (fn * r + t);
+}
+""",
     "gradcli_digamma(": """
 /* digamma: reflection below 0, recurrence up to 10, then the asymptotic series (error ~1e-15). */
 static double gradcli_digamma(double x)
@@ -214,8 +250,10 @@ static double gradcli_digamma(double x)
 }
 
 
-def _helpers(body: str) -> list[str]:
-    return [text.strip("\n") for call, text in _HELPERS.items() if call in body]
+def _helpers(body: str, lang: str) -> list[str]:
+    """The helpers the body calls, in its language (a C helper's name holds the Python one's: gradcli_digamma)."""
+    c_helper = {call: call.startswith("gradcli_") for call in _HELPERS}
+    return [text.strip("\n") for call, text in _HELPERS.items() if call in body and c_helper[call] == (lang == "c")]
 
 
 _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
@@ -586,7 +624,7 @@ def _python(built: Built, source: str, args: list[str], lines: Lines, lang: str)
     if lang == "numpy" and "scipy.special" in body_text:
         imports.append("import scipy.special")
     text += imports
-    for helper in _helpers(body_text):
+    for helper in _helpers(body_text, lang):
         text += ["", "", helper]
     text += ["", "", f"def {name}({', '.join(args)}):"]
     ind = "    "
@@ -640,7 +678,7 @@ def _c(built: Built, source: str, args: list[str], lines: Lines) -> str:
     text = ["// " + printable(h) for h in head]
     params = [f"double {a}" for a in args] + outs
     text += ["#include <math.h>"]
-    for helper in _helpers("\n".join(lines.body)):
+    for helper in _helpers("\n".join(lines.body), "c"):
         text += ["", helper]
     text += ["", f"int {name}({', '.join(params) or 'void'})", "{"]
     ind = "    "
