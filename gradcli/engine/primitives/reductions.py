@@ -42,16 +42,108 @@ def _mean_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple
 
 
 def _prod_partial(x: Ref, ans: Ref) -> Ref:
-    """∂/∂x_k = ∏_{j≠k} x_j: ans/x_k, except at a zero x_k, where ans/x_k is 0/0.
+    """∂/∂x_k = ∏_{j≠k} x_j, the products before and after x_k: no division, so zeros need no special case and
+    every higher derivative (the JVP of this, and so on) is exact too."""
+    return _others(x, None)
 
-    There it is Q·∏(the other zeros), Q the product of the nonzero elements. With one zero that is Q; with
-    two, Q·(the other zero) = Q·(Σ zeros − x_k), 0 in value but with the right derivative; with more, 0
-    (exact for the gradient and the Hessian at any point; derivatives of order ≥ 3 at ≥ 3 zeros are not).
+
+def _others(x: Ref, axis: int | None) -> Ref:
+    """∏ of the other elements along the axis (None: of all elements, in C order), for each element: the exclusive
+    running product from the start times the one from the end, two `scan`s (running products) of shifted x."""
+    ax = None if axis is None else axis % len(x.shape)
+    first, last = _one_hot(x.shape, ax, 0), _one_hot(x.shape, ax, -1)
+    before = op.scan(op.shift(x, param=(ax, 1)), Ref(x.tape, x.tape.const(first)), param=(ax, 0))
+    after = op.scan(op.shift(x, param=(ax, -1)), Ref(x.tape, x.tape.const(last)), param=(ax, 1))
+    return before * after
+
+
+def _one_hot(shape: Shape, axis: int | None, at: int) -> np.ndarray:
+    """Ones at position `at` along the axis (the whole array flattened when None), zeros elsewhere."""
+    out = np.zeros(shape)
+    if out.size:
+        if axis is None:
+            out.reshape(-1)[at] = 1.0
+        else:
+            out[(slice(None),) * axis + (at,)] = 1.0
+    return out
+
+
+# -- scan and shift: running products, and the shifts their derivatives need ------------------
+
+
+def _axis_first(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """x with the scanned axis first (every element on one axis, in C order, when `axis` is None)."""
+    x = np.asarray(x)
+    return x.reshape(-1) if axis is None else np.moveaxis(x, axis, 0)
+
+
+def _axis_back(y: np.ndarray, shape: Shape, axis: int | None) -> np.ndarray:
+    return y.reshape(shape) if axis is None else np.moveaxis(y, 0, axis)
+
+
+def _shift(x: np.ndarray, param: Hashable) -> np.ndarray:
+    """y_i = x_{i−k} along the axis, zeros shifted in (k = ±1)."""
+    axis, k = param  # type: ignore[misc]
+    xs = _axis_first(x, axis)
+    out = np.zeros(xs.shape, dtype=np.result_type(xs, float))
+    if k > 0:
+        out[k:] = xs[: xs.shape[0] - k]
+    else:
+        out[: xs.shape[0] + k] = xs[-k:]
+    return _axis_back(out, np.shape(x), axis)
+
+
+def _scan(a: np.ndarray, b: np.ndarray, param: Hashable) -> np.ndarray:
+    """The linear recurrence y_0 = b_0, y_i = a_i·y_{i−1} + b_i along the axis (from its end when reversed).
+
+    Products only, in order (a_0 is never used). When b is zero past the first slice, y is a running product
+    b_0·a_1·…·a_i: numpy's cumprod; otherwise a loop over the axis (vectorised over the other axes).
     """
-    zero = op.eq(x, 0.0)
-    count = op.sum(zero)
-    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), op.sum(op.where(zero, x, 0.0)) - x, 0.0))
-    return op.where(zero, op.prod(op.where(zero, 1.0, x)) * others, ans / x)
+    axis, reverse = param  # type: ignore[misc]
+    shape = np.shape(a)
+    xs, cs = _axis_first(a, axis), _axis_first(np.broadcast_to(b, shape), axis)
+    if reverse:
+        xs, cs = xs[::-1], cs[::-1]
+    n = xs.shape[0]
+    if n and not np.any(cs[1:]):
+        y = np.cumprod(np.concatenate([cs[:1], xs[1:]]), axis=0)
+    else:
+        y = np.empty(xs.shape, dtype=np.result_type(xs, cs, float))
+        for i in range(n):
+            y[i] = cs[i] if i == 0 else xs[i] * y[i - 1] + cs[i]
+    if reverse:
+        y = y[::-1]
+    return _axis_back(np.ascontiguousarray(y), shape, axis)
+
+
+def _scan_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
+    if a != b:
+        raise ValueError("scan's arguments differ in shape")
+    return a
+
+
+def _step(param: Hashable) -> int:
+    """The shift that moves y_{i−1} (in the scan's direction) to position i."""
+    return -1 if param[1] else 1  # type: ignore[index]
+
+
+def _scan_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    # dy_i = a_i·dy_{i−1} + (da_i·y_{i−1} + db_i): the same recurrence, driven by the tangents.
+    ta, tb = t
+    drive = tb
+    if ta is not None:
+        term = ta * op.shift(ans, param=(param[0], _step(param)))  # type: ignore[index]
+        drive = term if drive is None else drive + term
+    return None if drive is None else op.scan(args[0], drive, param=param)
+
+
+def _scan_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
+    # y = L·b with L lower triangular (L_ij = a_{j+1}···a_i): the cotangent of b is Lᵀg, the recurrence run the
+    # other way, z_j = g_j + a_{j+1}·z_{j+1}; that of a_i is z_i·y_{i−1}.
+    axis, reverse = param  # type: ignore[misc]
+    s = _step(param)
+    z = op.scan(op.shift(args[0], param=(axis, -s)), g, param=(axis, 1 - reverse))
+    return (z * op.shift(ans, param=(axis, s)), z)
 
 
 def _norm_partial(x: Ref, ans: Ref) -> Ref:
@@ -140,13 +232,8 @@ def _mean_axis_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> 
 
 
 def _prod_axis_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
-    """_prod_partial along an axis: the same zero cases, counted per slice."""
-    zero = op.eq(x, 0.0)
-    count = _expand(_reduce(zero, param), x, param)
-    two = _expand(_reduce(op.where(zero, x, 0.0), param), x, param) - x
-    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), two, 0.0))
-    nonzero = _expand(op.prod_axis(op.where(zero, 1.0, x), param=param), x, param)
-    return op.where(zero, nonzero * others, ans / x)
+    """_prod_partial along an axis: the products before and after each element in its slice."""
+    return _others(x, _ax(param))
 
 
 def _extreme_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
@@ -326,6 +413,30 @@ def table() -> list[Primitive]:
             syntax="logsumexp",
             taylor=series.logsumexp_rule,
             **_axis_reduction(lambda x, ans, p: _lse_partial(x, ans)),
+        ),
+        P(
+            "scan",
+            2,
+            _scan,
+            taylor=series.scan_rule,
+            jvp=_scan_jvp,
+            vjp=_scan_vjp,
+            shape=_scan_shape,
+            uses_param=True,
+            internal=True,
+            doc="y_i = a_i·y_(i−1) + b_i along an axis (param (axis or None for all, reversed)): prod's running products",
+        ),
+        P(
+            "shift",
+            1,
+            _shift,
+            taylor=series.linear_in(0),
+            jvp=lambda args, ans, t, p: op.shift(t[0], param=p),
+            vjp=lambda args, ans, g, p: (op.shift(g, param=(p[0], -p[1])),),
+            shape=lambda s, param=None: s,
+            uses_param=True,
+            internal=True,
+            doc="x moved one place along an axis (param (axis or None for all, ±1)), a zero shifted in",
         ),
         P(
             "expand_axis",

@@ -356,6 +356,23 @@ def prod_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ct
     return step
 
 
+def scan_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """y_i = a_i·y_{i−1} + b_i (prod's running products): coefficient k is the same recurrence with a's value,
+    driven by b_k + Σ_{j=1..k} a_j·y_{i−1,k−j}, so zeros are no special case here either."""
+    a, b = args
+    scan, shift = _forward("scan"), _forward("shift")
+    back = (param[0], -1 if param[1] else 1)  # type: ignore[index]
+
+    def step(k: int) -> np.ndarray:
+        drive = b[k]
+        if not ctx.constant[0]:
+            for j in range(1, k + 1):
+                drive = drive + a[j] * _per_direction(shift, [out[k - j]], back, ctx.lead)
+        return _per_direction(scan, [a[0], drive], param, ctx.lead)
+
+    return step
+
+
 def _einsum_spec(ndim_a: int, ndim_b: int, lead: int, dot: bool) -> str:
     """matmul (or dot) of the arrays' own axes, broadcasting over the direction axis: einsum with an ellipsis."""
     na, nb = ndim_a - lead, ndim_b - lead
