@@ -24,6 +24,47 @@ def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
     return ()
 
 
+class NoTaylorRule(Exception):
+    """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
+
+    def __init__(self, op: str, why: str = "") -> None:
+        super().__init__(op, why)
+        self.op, self.why = op, why
+
+
+class SeriesRule:
+    """A Taylor rule of primitives/series.py, named in a table entry and looked up when Taylor mode first runs it,
+    so series.py stays off the start-up path of everything else. Call it as the rule itself."""
+
+    __slots__ = ("name", "args", "kwargs", "made", "_rule")
+
+    def __init__(self, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, made: bool = False) -> None:
+        self.name, self.args, self.kwargs, self.made = name, args, kwargs or {}, made
+        self._rule: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        rule = self._rule
+        if rule is None:
+            from . import series
+
+            found = getattr(series, self.name)
+            rule = self._rule = found(*self.args, **self.kwargs) if self.made else found
+        return rule(*args)
+
+    def __repr__(self) -> str:
+        return f"series.{self.name}" + (f"{self.args!r}" if self.made else "")
+
+
+def rule(name: str) -> SeriesRule:
+    """The Taylor rule `series.<name>`."""
+    return SeriesRule(name)
+
+
+def rule_from(factory: str, *args: Any, **kwargs: Any) -> SeriesRule:
+    """The Taylor rule `series.<factory>(*args, **kwargs)`, made on first use."""
+    return SeriesRule(factory, args, kwargs, made=True)
+
+
 @dataclass(frozen=True)
 class Domain:
     """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""

@@ -14,12 +14,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
-from . import series
-from .core import (
-    Primitive,
-    _linear_jvp,
-    scalar,
-)
+from .core import Primitive, _linear_jvp, rule, rule_from, scalar
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -270,7 +265,7 @@ def _extreme(name: str, fn: Callable[..., Any]) -> Primitive:
         call_arities=(1, 2),
         kink=f"an even split of the gradient among elements tied for the {word} (as torch.{name})",
         singular=_extreme_ties(fn),
-        taylor=series.extreme_rule,
+        taylor=rule("extreme_rule"),
         doc=f"the {word} element ({name}(x)), or along an axis ({name}(x, axis)); {name[1:]}(x) is {name}(x)",
         **rules,
     )
@@ -335,7 +330,7 @@ def table() -> list[Primitive]:
             vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]),),
             shape=scalar,
             syntax="sum",
-            taylor=series.sum_rule,
+            taylor=rule("sum_rule"),
         ),
         P(
             "mean",
@@ -345,13 +340,13 @@ def table() -> list[Primitive]:
             vjp=_mean_vjp,
             shape=scalar,
             syntax="mean",
-            taylor=series.mean_rule,
+            taylor=rule("mean_rule"),
         ),
         P(
             "prod",
             1,
             lambda x: np.asarray(np.prod(x)),
-            taylor=series.prod_rule,
+            taylor=rule("prod_rule"),
             shape=scalar,
             syntax="prod",
             **_reduction(_prod_partial),
@@ -365,16 +360,24 @@ def table() -> list[Primitive]:
             sign="nonnegative",
             kink="norm'(0) = 0",
             singular=lambda x: np.asarray(np.all(x == 0)),
-            taylor=series.norm_rule,
+            taylor=rule("norm_rule"),
             **_reduction(_norm_partial),
         ),
-        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", taylor=series.logsumexp_rule, **_reduction(_lse_partial)),
+        P(
+            "logsumexp",
+            1,
+            _logsumexp,
+            shape=scalar,
+            syntax="logsumexp",
+            taylor=rule("logsumexp_rule"),
+            **_reduction(_lse_partial),
+        ),
         # -- along an axis: sum(W, 0) ---------------------------------------------------------------
         P(
             "sum_axis",
             2,
             _along(np.sum),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.sum_axis(t[0], param=p),
             vjp=lambda args, ans, g, p: (op.expand_axis(g, args[0], param=p),),
             shape=_reduced_shape,
@@ -386,7 +389,7 @@ def table() -> list[Primitive]:
             "mean_axis",
             2,
             _along(np.mean),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.mean_axis(t[0], param=p),
             vjp=_mean_axis_vjp,
             shape=_reduced_shape,
@@ -394,12 +397,12 @@ def table() -> list[Primitive]:
             uses_param=True,
             static_from=1,
         ),
-        P("prod_axis", 2, _along(np.prod), syntax="prod", taylor=series.prod_rule, **_axis_reduction(_prod_axis_partial)),
+        P("prod_axis", 2, _along(np.prod), syntax="prod", taylor=rule("prod_rule"), **_axis_reduction(_prod_axis_partial)),
         P(
             "norm_axis",
             2,
             _along(lambda x, axis: np.sqrt(np.sum(np.square(x), axis=axis))),
-            taylor=series.norm_rule,
+            taylor=rule("norm_rule"),
             syntax="norm",
             sign="nonnegative",
             kink="norm'(0) = 0",
@@ -411,14 +414,14 @@ def table() -> list[Primitive]:
             2,
             _along(_lse_axis),
             syntax="logsumexp",
-            taylor=series.logsumexp_rule,
+            taylor=rule("logsumexp_rule"),
             **_axis_reduction(lambda x, ans, p: _lse_partial(x, ans)),
         ),
         P(
             "scan",
             2,
             _scan,
-            taylor=series.scan_rule,
+            taylor=rule("scan_rule"),
             jvp=_scan_jvp,
             vjp=_scan_vjp,
             shape=_scan_shape,
@@ -430,7 +433,7 @@ def table() -> list[Primitive]:
             "shift",
             1,
             _shift,
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.shift(t[0], param=p),
             vjp=lambda args, ans, g, p: (op.shift(g, param=(p[0], -p[1])),),
             shape=lambda s, param=None: s,
@@ -442,7 +445,7 @@ def table() -> list[Primitive]:
             "expand_axis",
             2,
             _expand_axis,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("expand_axis", (0,)),
             vjp=lambda args, ans, g, p: (op.sum_axis(g, param=p), None),
             shape=lambda g, like, param=None: like,
@@ -456,7 +459,7 @@ def table() -> list[Primitive]:
             "softmax",
             -1,
             _softmax,
-            taylor=series.softmax_rule,
+            taylor=rule("softmax_rule"),
             shape=_same_shape,
             syntax="softmax",
             uses_param=True,
@@ -469,7 +472,7 @@ def table() -> list[Primitive]:
             "logsoftmax",
             -1,
             _logsoftmax,
-            taylor=series.logsoftmax_rule,
+            taylor=rule("logsoftmax_rule"),
             shape=_same_shape,
             syntax="logsoftmax",
             uses_param=True,

@@ -23,15 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from .core import NoTaylorRule
+
+__all__ = ["Context", "NoTaylorRule", "Stepper"]  # NoTaylorRule lives in core (start-up path), raised here
+
 Stepper = Callable[[int], np.ndarray]
-
-
-class NoTaylorRule(Exception):
-    """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
-
-    def __init__(self, op: str, why: str = "") -> None:
-        super().__init__(op, why)
-        self.op, self.why = op, why
 
 
 @dataclass(frozen=True)
@@ -243,6 +239,11 @@ def polygamma_derivative(j: int, x: np.ndarray, n: Hashable) -> np.ndarray:
     import scipy.special
 
     return scipy.special.polygamma((n or 0) + j, x)
+
+
+def polygamma_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """digamma and polygamma(n): from their derivatives at the point."""
+    return known_derivatives(polygamma_derivative)(args, out, param, ctx)
 
 
 # -- arrays: reductions, linear algebra, shapes ------------------------------------------------------
