@@ -1,7 +1,7 @@
 """Start-up: a command imports only what it uses (README: start-up time; benchmarks/bench_startup.py).
 
 A one-point `diff` of a scalar expression needs the elementwise primitives, the tape and its transforms: not
-the families of matrices, reductions and special functions, not Taylor mode (engine/taylor.py and its rules,
+the families of vector literals, matrices, reductions and special functions, not Taylor mode (engine/taylor.py and its rules,
 primitives/series.py), not scipy. Each probe runs the real command in a fresh interpreter and lists the
 modules it imported; the families that a program does use must still load, and give the right numbers.
 """
@@ -23,9 +23,11 @@ LAZY = (
     "gradcli.engine.primitives.reductions",
     "gradcli.engine.primitives.arrays",
     "gradcli.engine.primitives.special",
+    "gradcli.engine.primitives.shape",
     "gradcli.engine.taylor",
     "scipy",
 )
+PRIMS = "gradcli.engine.primitives."
 
 
 def _modules_after(*argv: str) -> tuple[list[str], set[str]]:
@@ -58,7 +60,7 @@ def test_a_scalar_program_loads_only_the_elementwise_family(argv: list[str], wan
 @pytest.mark.parametrize(
     ("argv", "want", "needs"),
     [
-        (["diff", "prod([x, 3])", "--at", "x=2"], ["3"], {"gradcli.engine.primitives.reductions"}),
+        (["diff", "prod([x, 3])", "--at", "x=2"], ["3"], {PRIMS + "reductions", PRIMS + "shape"}),
         (["diff", "det([[x, 1], [2, x]])", "--at", "x=3"], ["6"], {"gradcli.engine.primitives.linalg"}),
         (["diff", "besselj0(x)", "--at", "x=0"], ["0"], {"gradcli.engine.primitives.special", "scipy"}),
         (["diff", "x^4", "--at", "x=1", "--order", "3"], ["24"], {"gradcli.engine.taylor", "gradcli.engine.primitives.series"}),

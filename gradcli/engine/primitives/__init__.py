@@ -5,7 +5,7 @@ in that order. Adding a primitive touches its family's table and one row of test
 A partial of `None` is a structural zero.
 
 Families load when first needed, so a scalar program doesn't pay for matrices and special functions at start-up:
-elementwise and shape at import, the others when a program or a derivative rule first names one of their
+elementwise at import, the others when a program or a derivative rule first names one of their
 primitives or functions. Which family defines which name is `index.py`, derived from the tables (regenerate it
 with `python -m gradcli.engine.primitives.make_index`; tests/test_primitives.py fails while it is stale). The
 index only says where to look: a name it doesn't know loads every family before it is called unknown.
@@ -21,8 +21,15 @@ from typing import Any
 from . import index
 from .core import Primitive
 
+# index.py lists names per family (a few strings: quick to load); looked up here the other way round
+_FAMILY_OF = {name: family for family, names in index.PRIMITIVES.items() for name in names.split()}
+_SYNTAX_FAMILIES: dict[str, list[str]] = {}
+for _family, _names in index.FUNCTIONS.items():
+    for _name in _names.split():
+        _SYNTAX_FAMILIES.setdefault(_name, []).append(_family)
+
 FAMILY_NAMES = ("elementwise", "linalg", "reductions", "shape", "arrays", "special")  # the order names resolve in
-_EAGER = ("elementwise", "shape")
+_EAGER = ("elementwise",)
 _loaded: set[str] = set()
 _by_syntax: dict[str, list[tuple[int, int, Primitive]]] = {}  # syntax → (family rank, position, primitive)
 # One argument: max(x) and min(x) reduce over the elements (two or more stay elementwise).
@@ -50,7 +57,7 @@ class _Primitives(dict):  # type: ignore[type-arg]
     """name → Primitive, loading the family that defines a name on its first lookup (hits are plain dict lookups)."""
 
     def __missing__(self, name: str) -> Primitive:
-        family = index.PRIMITIVE_FAMILY.get(name)
+        family = _FAMILY_OF.get(name)
         if family is not None and family not in _loaded:
             _load(family)
         else:
@@ -60,7 +67,7 @@ class _Primitives(dict):  # type: ignore[type-arg]
         raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in index.PRIMITIVE_FAMILY
+        return dict.__contains__(self, name) or name in _FAMILY_OF
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -104,7 +111,7 @@ class _Functions(dict):  # type: ignore[type-arg]
     """The language's function names → primitives by argument count, built per name on its first lookup."""
 
     def __missing__(self, name: str) -> dict[int, Primitive]:
-        families = index.SYNTAX_FAMILIES.get(name)
+        families = _SYNTAX_FAMILIES.get(name)
         if families is None:
             load_all()
         else:
@@ -117,7 +124,7 @@ class _Functions(dict):  # type: ignore[type-arg]
         return entry
 
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in index.SYNTAX_FAMILIES
+        return dict.__contains__(self, name) or name in _SYNTAX_FAMILIES
 
     def get(self, name: str, default: Any = None) -> Any:
         try:

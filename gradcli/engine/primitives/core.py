@@ -24,6 +24,10 @@ def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
     return ()
 
 
+class TooManyAxes(ValueError):
+    """A vector literal nested deeper than numpy's arrays go: said as is, without the operands' shapes."""
+
+
 class NoTaylorRule(Exception):
     """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
 

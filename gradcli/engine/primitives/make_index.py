@@ -21,32 +21,49 @@ themselves are defined only in their families' tables; this says where to find t
 
 
 def source() -> str:
+    names: dict[str, list[str]] = {}
+    functions: dict[str, list[str]] = {}
     family_of: dict[str, str] = {}
-    syntax: dict[str, list[str]] = {}
     for family in FAMILY_NAMES:
         for p in importlib.import_module(f"{__package__}.{family}").table():
             assert p.name not in family_of, f"{p.name} is defined in {family_of[p.name]} and {family}"
             family_of[p.name] = family
-            if p.syntax is not None and family not in syntax.setdefault(p.syntax, []):
-                syntax[p.syntax].append(family)
-    for name, target in _ONE_ARGUMENT.items():
-        if family_of[target] not in syntax[name]:
-            syntax[name].append(family_of[target])
-    lines = [HEADER, "PRIMITIVE_FAMILY: dict[str, str] = {\n"]
-    lines += [f'    "{name}": "{family}",\n' for name, family in family_of.items()]
-    lines.append("}\n\nSYNTAX_FAMILIES: dict[str, tuple[str, ...]] = {\n")
-    lines += [f'    "{name}": {_tuple(fams)},\n' for name, fams in syntax.items()]
-    lines.append("}\n\n# scipy's names of the Bessel functions (special.SYNTAX), for the language's call-only aliases\n")
+            names.setdefault(family, []).append(p.name)
+            if p.syntax is not None and p.syntax not in functions.setdefault(family, []):
+                functions[family].append(p.syntax)
+    for name, target in _ONE_ARGUMENT.items():  # max(x): a reduction, so max is also the reductions' name
+        if name not in functions[family_of[target]]:
+            functions[family_of[target]].append(name)
     special = importlib.import_module(f"{__package__}.special")
-    lines.append("BESSEL_SYNTAX: dict[str, str] = {\n")
-    lines += [f'    "{k}": "{v}",\n' for k, v in special.SYNTAX.items()]
-    lines.append("}\n")
-    return "".join(lines)
+    return (
+        HEADER
+        + _table("PRIMITIVES", "the primitives each family defines", names)
+        + _table("FUNCTIONS", "the language's function names each family's primitives answer to", functions)
+        + "# scipy's names of the Bessel functions (special.SYNTAX), for the language's call-only aliases\n"
+        + "BESSEL_SYNTAX: dict[str, str] = {\n"
+        + "".join(f'    "{k}": "{v}",\n' for k, v in special.SYNTAX.items())
+        + "}\n"
+    )
 
 
-def _tuple(names: list[str]) -> str:
-    inner = ", ".join(f'"{n}"' for n in names)
-    return f"({inner},)" if len(names) == 1 else f"({inner})"
+def _table(name: str, what: str, by_family: dict[str, list[str]]) -> str:
+    """family → space-separated names, wrapped as implicitly joined string literals."""
+    out = [f"# {what}\n{name}: dict[str, str] = {{\n"]
+    for family, names in by_family.items():
+        lines, line = [], ""
+        for n in names:
+            if line and len(line) + len(n) + 1 > 100:
+                lines.append(line + " ")
+                line = ""
+            line += (" " if line else "") + n
+        lines.append(line)
+        if len(lines) == 1:
+            out.append(f'    "{family}": "{line}",\n')
+            continue
+        body = "\n".join(f'        "{text}"' for text in lines)
+        out.append(f'    "{family}": (\n{body}\n    ),\n')
+    out.append("}\n\n")
+    return "".join(out)
 
 
 def main() -> None:
