@@ -69,7 +69,7 @@ def rule_from(factory: str, *args: Any, **kwargs: Any) -> SeriesRule:
     return SeriesRule(factory, args, kwargs, made=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # no __eq__/__hash__/__repr__ to generate at start-up: compared by identity
 class Domain:
     """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""
 
@@ -112,7 +112,7 @@ NONPOSITIVE_INTEGERS = Domain(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # each is one object, compared by identity: half the code generation
 class Primitive:
     name: str
     arity: int  # -1: any number of arguments (vector literals)
@@ -153,6 +153,9 @@ class Primitive:
     # The forward as a code template for `export` and compiled kernels (tools/export.py): an expression over
     # numpy's function names, {0}, {1} the arguments, {p} the parameter. None: derived from a ufunc `impl`.
     code: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
 
     @property
     def elementwise(self) -> bool:
