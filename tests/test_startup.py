@@ -76,3 +76,17 @@ def test_a_family_loads_when_a_program_uses_it(argv: list[str], want: list[str],
 def test_the_family_index_is_current() -> None:
     """index.py is derived from the tables: regenerate it with `python -m gradcli.engine.primitives.make_index`."""
     assert Path(index.__file__).read_text(encoding="utf-8") == make_index.source(), "index.py is stale: run make_index"
+
+
+def test_a_name_the_index_lacks_still_resolves() -> None:
+    """The index only says where to look: with det and its function name missing from it (a stale index), a call
+    of det loads every family and still finds it, in a fresh interpreter."""
+    probe = (
+        "import gradcli.engine.primitives as p\n"
+        "del p._FAMILY_OF['det'], p._SYNTAX_FAMILIES['det']\n"
+        "import gradcli\n"
+        "print(round(float(gradcli.compile('det([[x, 1], [2, 3]])').gradient({'x': 2.0})['x']), 9))\n"
+        "print(p.PRIMITIVES['cofactor'].name, sorted(p._loaded) == sorted(p.FAMILY_NAMES))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["3.0", "cofactor True"], done.stderr
