@@ -108,7 +108,7 @@ def _scan(a: np.ndarray, b: np.ndarray, param: Hashable) -> np.ndarray:
             y[i] = cs[i] if i == 0 else xs[i] * y[i - 1] + cs[i]
     if reverse:
         y = y[::-1]
-    return _axis_back(np.ascontiguousarray(y), shape, axis)
+    return _axis_back(y, shape, axis)
 
 
 def _scan_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
