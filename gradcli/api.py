@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .engine import derivatives, evaluate, taylor
+from .engine import derivatives, evaluate
 from .engine.primitives import CONSTANTS, mixes_elements
+from .engine.primitives.core import NoTaylorRule
 from .engine.tape import Tape, specialise
 from .errors import EvaluationError, UnboundError, UsageError
 from .gcpause import gc_paused
@@ -611,7 +612,7 @@ class Expression:
         if order >= 3:
             try:
                 return self._taylor_tensor(point, names, order, out_index)
-            except taylor.NoTaylorRule as exc:
+            except NoTaylorRule as exc:
                 self._fallback_note(exc, order)
         tape, refs = self._nth_tape(point, names, order, out_index)
         n = len(names)
@@ -648,9 +649,11 @@ class Expression:
         what = f"Taylor mode to order {order} ({directions or 1} direction(s), arrays of {size} elements)"
         _budget(what, coefficients, MAX_COEFFICIENTS, "coefficients per instruction")
         _budget(what, coefficients * (order + 1), MAX_TAYLOR_WORK, "operations per instruction")
+        from .engine import taylor  # Taylor mode only: its rules (primitives/series.py) stay off the start-up path
+
         return taylor.propagate(tape, point, seeds, order, [self.lowered.outputs[output]], directions)[0]
 
-    def _fallback_note(self, exc: taylor.NoTaylorRule, order: int) -> None:
+    def _fallback_note(self, exc: NoTaylorRule, order: int) -> None:
         why = f" ({exc.why})" if exc.why else ""
         note = f"{exc.op} has no Taylor rule here{why}: order {order} nests the first-order transform instead (slower)"
         if note not in self.notes:
@@ -669,7 +672,7 @@ class Expression:
         try:
             shift = _seed_shift(order)
             c = self.taylor_coefficients(point, {name: np.full_like(x, 2.0**shift)}, order, out_index)
-        except taylor.NoTaylorRule as exc:
+        except NoTaylorRule as exc:
             if x.ndim:
                 why = f"{exc.op} has no Taylor rule here"
                 raise UsageError(f"{why}, so order {order} by an array variable is not available") from None
@@ -732,7 +735,7 @@ class Expression:
                 c = self.taylor_coefficients(point, {names[0]: np.asarray(1.0)}, order, out_index)
                 sums = c.reshape(order + 1, -1).sum(axis=1)
                 return {(k,): float(sums[k]) for k in range(order + 1)}
-            except taylor.NoTaylorRule as exc:
+            except NoTaylorRule as exc:
                 self._fallback_note(exc, order)
         for k in range(1, order + 1):
             partials = self.distinct_partials(point, names, k, out_index) if k > 1 else None

@@ -233,7 +233,7 @@ ROWS: list[Row] = [
     # -- reductions and arrays -------------------------------------------------------------------
     Row("sum", "sum(x * x)", pts(x=u(-2, 2, (2, 3))), lambda x: np.sum(x * x)),
     Row("mean", "mean(x ^ 3)", pts(x=u(-2, 2, (4,))), lambda x: np.mean(x**3)),
-    Row("prod", "prod(x)", pts(lambda x: bool(np.all(abs(x) > 0.1)), x=u(-2, 2, (4,))), np.prod),
+    Row("prod", "prod(x)", pts(x=u(-2, 2, (4,))), np.prod),
     Row("norm", "norm(x)", pts(x=u(-2, 2, (3,))), lambda x: np.sqrt(np.sum(x * x))),
     Row("logsumexp", "logsumexp(x)", pts(x=u(-3, 3, (4,))), lambda x: np.log(np.sum(np.exp(x)))),
     Row("dot", "dot(x, y)", pts(x=u(-2, 2, (3,)), y=u(-2, 2, (3,))), np.dot),
@@ -372,9 +372,12 @@ ROWS: list[Row] = [
     # -- reductions along an axis, extremes, softmax (issue 13) ----------------------------------
     Row("sum_axis", "sum(W * W, 0)", pts(W=u(-2, 2, (2, 3))), lambda W: np.sum(W * W, axis=0)),
     Row("mean_axis", "mean(W ^ 3, 1)", pts(W=u(-2, 2, (2, 3))), lambda W: np.mean(W**3, axis=1)),
-    Row("prod_axis", "prod(W, 0)", pts(lambda W: bool(np.all(abs(W) > 0.1)), W=u(-2, 2, (3, 2))), lambda W: np.prod(W, axis=0)),
+    Row("prod_axis", "prod(W, 0)", pts(W=u(-2, 2, (3, 2))), lambda W: np.prod(W, axis=0)),
     Row("norm_axis", "norm(W, 1)", pts(W=u(-2, 2, (2, 3))), lambda W: np.sqrt(np.sum(W * W, axis=1))),
     Row("logsumexp_axis", "logsumexp(W, 0)", pts(W=u(-3, 3, (3, 2))), lambda W: np.log(np.sum(np.exp(W), axis=0))),
+    # prod's partials, the products before and after each element: running products (scan) of shifted values
+    Row("scan", "prod(sin(x)) * y", pts(x=u(-2, 2, (4,)), y=u(-2, 2)), lambda x, y: np.prod(np.sin(x)) * y),
+    Row("shift", "prod(W * W, 1) @ [1, 2]", pts(W=u(-2, 2, (2, 3))), lambda W: np.prod(W * W, axis=1) @ np.array([1.0, 2.0])),
     Row("expand_axis", "sum(sin(sum(W, -1)))", pts(W=u(-2, 2, (2, 3))), lambda W: np.sum(np.sin(np.sum(W, axis=-1)))),
     Row(
         "amax",

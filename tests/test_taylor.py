@@ -286,6 +286,34 @@ def test_internal_rules_match_sympy(op: str, param: Any, second: float | None, f
     assert_close(got, sympy_coefficients(f, x0, 5), 1e-11)
 
 
+@pytest.mark.parametrize("reverse", [0, 1])
+@pytest.mark.parametrize("x0", [R(1, 3), R(0)])
+def test_scan_rule_matches_sympy(reverse: int, x0: sp.Rational) -> None:
+    """scan (prod's running products, y_i = a_i·y_(i∓1) + b_i) with a and b moving, zeros among the a's at x = 0:
+    its series against SymPy's of the recurrence unrolled by hand."""
+    a_exprs = [X + 2, X, sp.sin(X), X**2 - 1]
+    b_exprs = [sp.exp(X), 3 * X, 1 + X**2, sp.cos(X)]
+    order = 5
+    tape = Tape()
+    x = tape.var("x")
+    square = tape.emit("mul", (x, x))
+    one = tape.const(1.0)
+    a = tape.emit("stack", (tape.emit("add", (x, tape.const(2.0))), x, tape.emit("sin", (x,)), tape.emit("sub", (square, one))))
+    b = tape.emit("stack", (tape.emit("exp", (x,)), tape.emit("mul", (tape.const(3.0), x)), tape.emit("add", (one, square)),
+                            tape.emit("cos", (x,))))  # fmt: skip
+    out = tape.emit("scan", (a, b), (0, reverse))
+    tape = specialise(tape, {"x": ()})
+    got = taylor.propagate(tape, {"x": np.asarray(float(x0))}, {"x": np.asarray(1.0)}, order, [out])[0]
+    idx = list(range(4))[::-1] if reverse else list(range(4))
+    want: dict[int, sp.Expr] = {}
+    prev: sp.Expr = sp.Integer(0)
+    for n, i in enumerate(idx):
+        want[i] = b_exprs[i] if n == 0 else a_exprs[i] * prev + b_exprs[i]
+        prev = want[i]
+    for i in range(4):
+        assert_close(got[:, i], sympy_coefficients(want[i], x0, order), 1e-11)
+
+
 # Internal primitives (emitted by derivative rules) that are linear in `lin` together, or bilinear in a pair:
 # (op, param, argument shapes, which arguments move, "linear" | "bilinear").
 INTERNAL = [
@@ -301,6 +329,8 @@ INTERNAL = [
     ("scatter", ((1, None, None),), [(2,), (3,)], (0, 1), "linear"),
     ("rows", (1, 3), [(4,)], (0,), "linear"),
     ("rcumsum", (0,), [(4,)], (0,), "linear"),
+    ("shift", (0, 1), [(4,)], (0,), "linear"),
+    ("shift", (None, -1), [(2, 3)], (0,), "linear"),
     ("sort_like", None, [(3,), (3,)], (0, 1), "linear"),
     ("unsort", None, [(3,), (3,)], (0, 1), "linear"),
     ("size_of", None, [(2, 3)], (0,), "linear"),
@@ -346,7 +376,7 @@ def test_internal_linear_rules_apply_the_op_to_each_coefficient(
 
 def test_every_primitive_has_a_row_or_falls_back() -> None:
     """A primitive with a Taylor rule has a row above; one without is in missing_rules() (and nests)."""
-    covered = {r.prim for r in ROWS} | {"polygamma", "xlogy", "index"} | {r[0] for r in INTERNAL}
+    covered = {r.prim for r in ROWS} | {"polygamma", "xlogy", "index", "scan"} | {r[0] for r in INTERNAL}
     missing = set(taylor.missing_rules())
     for name in PRIMITIVES:
         assert (name in covered) != (name in missing), name

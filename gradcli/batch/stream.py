@@ -23,7 +23,7 @@ import numpy as np
 from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import CONSTANTS, mixes_elements
-from ..engine.taylor import NoTaylorRule
+from ..engine.primitives.core import NoTaylorRule
 from ..errors import DomainError, InputOutputError, ShapeError, UsageError
 
 CHUNK = 65536

@@ -16,8 +16,7 @@ import numpy as np
 from ..errors import GrammarError, ShapeError
 from ..span import Span
 from .primitives import PRIMITIVES
-from .primitives.core import Ints
-from .primitives.shape import TooManyAxes
+from .primitives.core import Ints, TooManyAxes
 from .refs import Ref
 from .shapes import Shape, broadcast_shapes
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.primitives import CONSTANTS, FUNCTIONS, PRIMITIVES
-from ..engine.primitives.special import SYNTAX as BESSEL_SYNTAX
+from ..engine.primitives import BESSEL_SYNTAX, CONSTANTS, FUNCTIONS, PRIMITIVES
 from ..engine.tape import Tape
 from ..errors import GrammarError
 from .nodes import (

@@ -13,8 +13,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
-from . import series
-from .core import Ints, Primitive, _linear_jvp, _or_zero
+from .core import Ints, Primitive, _linear_jvp, _or_zero, rule, rule_from
 
 MAX_PARTS = 10  # concat(a, b, …) and stack(a, b, …) take up to this many arrays (nest calls for more)
 
@@ -213,7 +212,7 @@ def _triangle(keep: str) -> Primitive:
         uses_param=True,
         static_from=1,
         call_arities=(1, 2),
-        taylor=series.linear_in(0),
+        taylor=rule_from("linear_in", 0),
         doc=f"{keep}(M) or {keep}(M, k): the {'lower' if keep == 'tril' else 'upper'} triangle from diagonal k, as numpy",
     )
 
@@ -226,7 +225,7 @@ def table() -> list[Primitive]:
             "transpose",
             -1,
             lambda x, p: np.transpose(x, None if p is None else tuple(p)),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.transpose(t[0], param=p),
             vjp=_transpose_vjp,
             shape=_transpose_shape,
@@ -240,7 +239,7 @@ def table() -> list[Primitive]:
             "reshape",
             -1,
             lambda x, p: np.reshape(x, tuple(p)),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.reshape(t[0], param=p),
             vjp=lambda args, ans, g, p: (_back_to(g, args[0]),),
             shape=_reshape_shape,
@@ -254,7 +253,7 @@ def table() -> list[Primitive]:
             "flatten",
             1,
             lambda x: np.reshape(x, -1),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.flatten(t[0]),
             vjp=lambda args, ans, g, p: (_back_to(g, args[0]),),
             shape=lambda s, param=None: (int(np.prod(s)),),
@@ -264,7 +263,7 @@ def table() -> list[Primitive]:
             "concat",
             -1,
             lambda *xs: np.concatenate(xs),
-            taylor=series.linear_in(),
+            taylor=rule_from("linear_in"),
             jvp=_concat_jvp,
             vjp=_concat_vjp,
             shape=_concat_shape,
@@ -276,7 +275,7 @@ def table() -> list[Primitive]:
             "rows",
             1,
             lambda g, p: g[p[0] : p[1]],
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=_linear_jvp("rows", (0,)),
             shape=_rows_shape,
             uses_param=True,
@@ -287,7 +286,7 @@ def table() -> list[Primitive]:
             "cumsum",
             -1,
             _cumsum,
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.cumsum(t[0], param=p),
             vjp=_cumsum_vjp,
             shape=_cumsum_shape,
@@ -301,7 +300,7 @@ def table() -> list[Primitive]:
             "rcumsum",
             1,
             _rcumsum,
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=_linear_jvp("rcumsum", (0,)),
             shape=lambda s, param=None: s,
             uses_param=True,
@@ -312,7 +311,7 @@ def table() -> list[Primitive]:
             "sort",
             -1,
             _sort,
-            taylor=series.sort_rule,
+            taylor=rule("sort_rule"),
             jvp=lambda args, ans, t, p: op.sort_like(t[0], args[0], param=p),
             vjp=lambda args, ans, g, p: (op.unsort(g, args[0], param=p),),
             shape=_sort_shape,
@@ -328,7 +327,7 @@ def table() -> list[Primitive]:
             "flip",
             -1,
             _flip,
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.flip(t[0], param=p),
             vjp=lambda args, ans, g, p: (op.flip(g, param=p),),
             shape=_flip_shape,
@@ -344,7 +343,7 @@ def table() -> list[Primitive]:
             "sort_like",
             2,
             _sort_like,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("sort_like", (0,)),
             shape=lambda t, x, param=None: x,
             uses_param=True,
@@ -354,7 +353,7 @@ def table() -> list[Primitive]:
             "unsort",
             2,
             _unsort,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("unsort", (0,)),
             shape=lambda g, x, param=None: x,
             uses_param=True,

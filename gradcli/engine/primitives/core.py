@@ -24,7 +24,52 @@ def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
     return ()
 
 
-@dataclass(frozen=True)
+class TooManyAxes(ValueError):
+    """A vector literal nested deeper than numpy's arrays go: said as is, without the operands' shapes."""
+
+
+class NoTaylorRule(Exception):
+    """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
+
+    def __init__(self, op: str, why: str = "") -> None:
+        super().__init__(op, why)
+        self.op, self.why = op, why
+
+
+class SeriesRule:
+    """A Taylor rule of primitives/series.py, named in a table entry and looked up when Taylor mode first runs it,
+    so series.py stays off the start-up path of everything else. Call it as the rule itself."""
+
+    __slots__ = ("name", "args", "kwargs", "made", "_rule")
+
+    def __init__(self, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, made: bool = False) -> None:
+        self.name, self.args, self.kwargs, self.made = name, args, kwargs or {}, made
+        self._rule: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        rule = self._rule
+        if rule is None:
+            from . import series
+
+            found = getattr(series, self.name)
+            rule = self._rule = found(*self.args, **self.kwargs) if self.made else found
+        return rule(*args)
+
+    def __repr__(self) -> str:
+        return f"series.{self.name}" + (f"{self.args!r}" if self.made else "")
+
+
+def rule(name: str) -> SeriesRule:
+    """The Taylor rule `series.<name>`."""
+    return SeriesRule(name)
+
+
+def rule_from(factory: str, *args: Any, **kwargs: Any) -> SeriesRule:
+    """The Taylor rule `series.<factory>(*args, **kwargs)`, made on first use."""
+    return SeriesRule(factory, args, kwargs, made=True)
+
+
+@dataclass(frozen=True, eq=False, repr=False)  # no __eq__/__hash__/__repr__ to generate at start-up: compared by identity
 class Domain:
     """Where a primitive is defined: `bad(*args)` marks violations, `reason(*scalars)` explains one."""
 
@@ -69,7 +114,7 @@ NONPOSITIVE_INTEGERS = Domain(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # each is one object, compared by identity: half the code generation
 class Primitive:
     name: str
     arity: int  # -1: any number of arguments (vector literals)
@@ -110,6 +155,9 @@ class Primitive:
     # The forward as a code template for `export` and compiled kernels (tools/export.py): an expression over
     # numpy's function names, {0}, {1} the arguments, {p} the parameter. None: derived from a ufunc `impl`.
     code: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
 
     @property
     def elementwise(self) -> bool:

@@ -14,7 +14,6 @@ import numpy as np
 
 from ...numfmt import format_number
 from ..refs import Ref, op
-from . import series
 from .core import (
     NONPOSITIVE_INTEGERS,
     Domain,
@@ -25,6 +24,8 @@ from .core import (
     _special,
     _zero,
     interval,
+    rule,
+    rule_from,
 )
 
 
@@ -204,10 +205,10 @@ def table() -> list[Primitive]:
             infix="+",
             precedence=1,
             commutative=True,
-            taylor=series.linear(np.add),
+            taylor=rule_from("linear", np.add),
         ),
-        P("sub", 2, np.subtract, lambda a, b, ans: (1.0, -1.0), infix="-", precedence=1, taylor=series.linear(np.subtract)),
-        P("mul", 2, np.multiply, lambda a, b, ans: (b, a), infix="*", precedence=2, commutative=True, taylor=series.mul_rule),
+        P("sub", 2, np.subtract, lambda a, b, ans: (1.0, -1.0), infix="-", precedence=1, taylor=rule_from("linear", np.subtract)),
+        P("mul", 2, np.multiply, lambda a, b, ans: (b, a), infix="*", precedence=2, commutative=True, taylor=rule("mul_rule")),
         P(
             "div",
             2,
@@ -216,9 +217,9 @@ def table() -> list[Primitive]:
             infix="/",
             precedence=2,
             domain=(_DIVISOR,),
-            taylor=series.div_rule,
+            taylor=rule("div_rule"),
         ),
-        P("neg", 1, np.negative, lambda x, ans: (-1.0,), infix="-", precedence=3, taylor=series.linear(np.negative)),
+        P("neg", 1, np.negative, lambda x, ans: (-1.0,), infix="-", precedence=3, taylor=rule_from("linear", np.negative)),
         P(
             "pow",
             2,
@@ -231,7 +232,7 @@ def table() -> list[Primitive]:
             domain=_pow_domain(),
             kink="x^y: ∂/∂x is 0 at x = y = 0; ∂/∂y is 0 where x^y = 0",
             singular=lambda x, y: (x == 0) & ((y != np.floor(y)) | (y <= 0)),
-            taylor=series.pow_rule,
+            taylor=rule("pow_rule"),
         ),
         # comparisons (only inside where): 1.0 or 0.0, derivative 0
         _comparison("lt", np.less, "<"),
@@ -288,8 +289,8 @@ def table() -> list[Primitive]:
             complex_impl=_complex_cbrt,
             kink="cbrt'(0) = inf",
         ),
-        P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin", taylor=series.trig_pair(np.sin, np.cos, -1.0)),
-        P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos", taylor=series.trig_pair(np.cos, np.sin, 1.0, -1.0)),
+        P("sin", 1, np.sin, lambda x, ans: (op.cos(x),), syntax="sin", taylor=rule_from("trig_pair", np.sin, np.cos, -1.0)),
+        P("cos", 1, np.cos, lambda x, ans: (-op.sin(x),), syntax="cos", taylor=rule_from("trig_pair", np.cos, np.sin, 1.0, -1.0)),
         P("tan", 1, np.tan, lambda x, ans: (1.0 + ans * ans,), syntax="tan"),
         P(
             "asin",
@@ -310,7 +311,7 @@ def table() -> list[Primitive]:
             singular=lambda x: np.abs(x) == 1,
         ),
         P("atan", 1, np.arctan, lambda x, ans: (1.0 / (1.0 + x * x),), syntax="atan"),
-        P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh", taylor=series.trig_pair(np.sinh, np.cosh, 1.0)),
+        P("sinh", 1, np.sinh, lambda x, ans: (op.cosh(x),), syntax="sinh", taylor=rule_from("trig_pair", np.sinh, np.cosh, 1.0)),
         P(
             "cosh",
             1,
@@ -318,7 +319,7 @@ def table() -> list[Primitive]:
             lambda x, ans: (op.sinh(x),),
             syntax="cosh",
             sign="positive",
-            taylor=series.trig_pair(np.cosh, np.sinh, 1.0),
+            taylor=rule_from("trig_pair", np.cosh, np.sinh, 1.0),
         ),
         P("tanh", 1, np.tanh, lambda x, ans: (1.0 - ans * ans,), syntax="tanh"),
         P("asinh", 1, np.arcsinh, lambda x, ans: (1.0 / op.sqrt(x * x + 1.0),), syntax="asinh"),
@@ -515,7 +516,7 @@ def table() -> list[Primitive]:
             syntax="where",
             code="where({0} != 0, {1}, {2})",
             kink="the gradient flows only into the branch taken",
-            taylor=series.where_rule,
+            taylor=rule("where_rule"),
         ),
         P(
             "clip",
@@ -559,7 +560,7 @@ def table() -> list[Primitive]:
             lambda x, ans: (op.polygamma(x, param=1),),
             syntax="digamma",
             doc="Γ'(x)/Γ(x)",
-            taylor=series.known_derivatives(series.polygamma_derivative),
+            taylor=rule("polygamma_rule"),
             code="psi({0})",
         ),
         P(
@@ -570,7 +571,7 @@ def table() -> list[Primitive]:
             vjp=lambda args, ans, g, n: (g * op.polygamma(args[0], param=n + 1),),
             uses_param=True,
             internal=True,
-            taylor=series.known_derivatives(series.polygamma_derivative),
+            taylor=rule("polygamma_rule"),
             code="polygamma({p}, {0})",
         ),
     ]

@@ -14,12 +14,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
-from . import series
-from .core import (
-    Primitive,
-    _linear_jvp,
-    scalar,
-)
+from .core import Primitive, _linear_jvp, rule, rule_from, scalar
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -42,16 +37,108 @@ def _mean_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple
 
 
 def _prod_partial(x: Ref, ans: Ref) -> Ref:
-    """∂/∂x_k = ∏_{j≠k} x_j: ans/x_k, except at a zero x_k, where ans/x_k is 0/0.
+    """∂/∂x_k = ∏_{j≠k} x_j, the products before and after x_k: no division, so zeros need no special case and
+    every higher derivative (the JVP of this, and so on) is exact too."""
+    return _others(x, None)
 
-    There it is Q·∏(the other zeros), Q the product of the nonzero elements. With one zero that is Q; with
-    two, Q·(the other zero) = Q·(Σ zeros − x_k), 0 in value but with the right derivative; with more, 0
-    (exact for the gradient and the Hessian at any point; derivatives of order ≥ 3 at ≥ 3 zeros are not).
+
+def _others(x: Ref, axis: int | None) -> Ref:
+    """∏ of the other elements along the axis (None: of all elements, in C order), for each element: the exclusive
+    running product from the start times the one from the end, two `scan`s (running products) of shifted x."""
+    ax = None if axis is None else axis % len(x.shape)
+    first, last = _one_hot(x.shape, ax, 0), _one_hot(x.shape, ax, -1)
+    before = op.scan(op.shift(x, param=(ax, 1)), Ref(x.tape, x.tape.const(first)), param=(ax, 0))
+    after = op.scan(op.shift(x, param=(ax, -1)), Ref(x.tape, x.tape.const(last)), param=(ax, 1))
+    return before * after
+
+
+def _one_hot(shape: Shape, axis: int | None, at: int) -> np.ndarray:
+    """Ones at position `at` along the axis (the whole array flattened when None), zeros elsewhere."""
+    out = np.zeros(shape)
+    if out.size:
+        if axis is None:
+            out.reshape(-1)[at] = 1.0
+        else:
+            out[(slice(None),) * axis + (at,)] = 1.0
+    return out
+
+
+# -- scan and shift: running products, and the shifts their derivatives need ------------------
+
+
+def _axis_first(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """x with the scanned axis first (every element on one axis, in C order, when `axis` is None)."""
+    x = np.asarray(x)
+    return x.reshape(-1) if axis is None else np.moveaxis(x, axis, 0)
+
+
+def _axis_back(y: np.ndarray, shape: Shape, axis: int | None) -> np.ndarray:
+    return y.reshape(shape) if axis is None else np.moveaxis(y, 0, axis)
+
+
+def _shift(x: np.ndarray, param: Hashable) -> np.ndarray:
+    """y_i = x_{i−k} along the axis, zeros shifted in (k = ±1)."""
+    axis, k = param  # type: ignore[misc]
+    xs = _axis_first(x, axis)
+    out = np.zeros(xs.shape, dtype=np.result_type(xs, float))
+    if k > 0:
+        out[k:] = xs[: xs.shape[0] - k]
+    else:
+        out[: xs.shape[0] + k] = xs[-k:]
+    return _axis_back(out, np.shape(x), axis)
+
+
+def _scan(a: np.ndarray, b: np.ndarray, param: Hashable) -> np.ndarray:
+    """The linear recurrence y_0 = b_0, y_i = a_i·y_{i−1} + b_i along the axis (from its end when reversed).
+
+    Products only, in order (a_0 is never used). When b is zero past the first slice, y is a running product
+    b_0·a_1·…·a_i: numpy's cumprod; otherwise a loop over the axis (vectorised over the other axes).
     """
-    zero = op.eq(x, 0.0)
-    count = op.sum(zero)
-    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), op.sum(op.where(zero, x, 0.0)) - x, 0.0))
-    return op.where(zero, op.prod(op.where(zero, 1.0, x)) * others, ans / x)
+    axis, reverse = param  # type: ignore[misc]
+    shape = np.shape(a)
+    xs, cs = _axis_first(a, axis), _axis_first(np.broadcast_to(b, shape), axis)
+    if reverse:
+        xs, cs = xs[::-1], cs[::-1]
+    n = xs.shape[0]
+    if n and not np.any(cs[1:]):
+        y = np.cumprod(np.concatenate([cs[:1], xs[1:]]), axis=0)
+    else:
+        y = np.empty(xs.shape, dtype=np.result_type(xs, cs, float))
+        for i in range(n):
+            y[i] = cs[i] if i == 0 else xs[i] * y[i - 1] + cs[i]
+    if reverse:
+        y = y[::-1]
+    return _axis_back(y, shape, axis)
+
+
+def _scan_shape(a: Shape, b: Shape, param: Hashable = None) -> Shape:
+    if a != b:
+        raise ValueError("scan's arguments differ in shape")
+    return a
+
+
+def _step(param: Hashable) -> int:
+    """The shift that moves y_{i−1} (in the scan's direction) to position i."""
+    return -1 if param[1] else 1  # type: ignore[index]
+
+
+def _scan_jvp(args: tuple[Ref, ...], ans: Ref, t: tuple[Ref | None, ...], param: Hashable) -> Ref | None:
+    # dy_i = a_i·dy_{i−1} + (da_i·y_{i−1} + db_i): the same recurrence, driven by the tangents.
+    ta, tb = t
+    drive = tb
+    if ta is not None:
+        term = ta * op.shift(ans, param=(param[0], _step(param)))  # type: ignore[index]
+        drive = term if drive is None else drive + term
+    return None if drive is None else op.scan(args[0], drive, param=param)
+
+
+def _scan_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> tuple[Ref, Ref]:
+    # y = L·b with L lower triangular (L_ij = a_{j+1}···a_i): the cotangent of b is Lᵀg, the recurrence run the
+    # other way, z_j = g_j + a_{j+1}·z_{j+1}; that of a_i is z_i·y_{i−1}.
+    axis, reverse = param  # type: ignore[misc]
+    s = _step(param)
+    z = op.scan(op.shift(args[0], param=(axis, -s)), g, param=(axis, 1 - reverse))
+    return (z * op.shift(ans, param=(axis, s)), z)
 
 
 def _norm_partial(x: Ref, ans: Ref) -> Ref:
@@ -140,13 +227,8 @@ def _mean_axis_vjp(args: tuple[Ref, ...], ans: Ref, g: Ref, param: Hashable) -> 
 
 
 def _prod_axis_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
-    """_prod_partial along an axis: the same zero cases, counted per slice."""
-    zero = op.eq(x, 0.0)
-    count = _expand(_reduce(zero, param), x, param)
-    two = _expand(_reduce(op.where(zero, x, 0.0), param), x, param) - x
-    others = op.where(op.eq(count, 1.0), 1.0, op.where(op.eq(count, 2.0), two, 0.0))
-    nonzero = _expand(op.prod_axis(op.where(zero, 1.0, x), param=param), x, param)
-    return op.where(zero, nonzero * others, ans / x)
+    """_prod_partial along an axis: the products before and after each element in its slice."""
+    return _others(x, _ax(param))
 
 
 def _extreme_partial(x: Ref, ans: Ref, param: Hashable) -> Ref:
@@ -183,7 +265,7 @@ def _extreme(name: str, fn: Callable[..., Any]) -> Primitive:
         call_arities=(1, 2),
         kink=f"an even split of the gradient among elements tied for the {word} (as torch.{name})",
         singular=_extreme_ties(fn),
-        taylor=series.extreme_rule,
+        taylor=rule("extreme_rule"),
         doc=f"the {word} element ({name}(x)), or along an axis ({name}(x, axis)); {name[1:]}(x) is {name}(x)",
         **rules,
     )
@@ -248,7 +330,7 @@ def table() -> list[Primitive]:
             vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]),),
             shape=scalar,
             syntax="sum",
-            taylor=series.sum_rule,
+            taylor=rule("sum_rule"),
         ),
         P(
             "mean",
@@ -258,13 +340,13 @@ def table() -> list[Primitive]:
             vjp=_mean_vjp,
             shape=scalar,
             syntax="mean",
-            taylor=series.mean_rule,
+            taylor=rule("mean_rule"),
         ),
         P(
             "prod",
             1,
             lambda x: np.asarray(np.prod(x)),
-            taylor=series.prod_rule,
+            taylor=rule("prod_rule"),
             shape=scalar,
             syntax="prod",
             **_reduction(_prod_partial),
@@ -278,16 +360,24 @@ def table() -> list[Primitive]:
             sign="nonnegative",
             kink="norm'(0) = 0",
             singular=lambda x: np.asarray(np.all(x == 0)),
-            taylor=series.norm_rule,
+            taylor=rule("norm_rule"),
             **_reduction(_norm_partial),
         ),
-        P("logsumexp", 1, _logsumexp, shape=scalar, syntax="logsumexp", taylor=series.logsumexp_rule, **_reduction(_lse_partial)),
+        P(
+            "logsumexp",
+            1,
+            _logsumexp,
+            shape=scalar,
+            syntax="logsumexp",
+            taylor=rule("logsumexp_rule"),
+            **_reduction(_lse_partial),
+        ),
         # -- along an axis: sum(W, 0) ---------------------------------------------------------------
         P(
             "sum_axis",
             2,
             _along(np.sum),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.sum_axis(t[0], param=p),
             vjp=lambda args, ans, g, p: (op.expand_axis(g, args[0], param=p),),
             shape=_reduced_shape,
@@ -299,7 +389,7 @@ def table() -> list[Primitive]:
             "mean_axis",
             2,
             _along(np.mean),
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.mean_axis(t[0], param=p),
             vjp=_mean_axis_vjp,
             shape=_reduced_shape,
@@ -307,12 +397,12 @@ def table() -> list[Primitive]:
             uses_param=True,
             static_from=1,
         ),
-        P("prod_axis", 2, _along(np.prod), syntax="prod", taylor=series.prod_rule, **_axis_reduction(_prod_axis_partial)),
+        P("prod_axis", 2, _along(np.prod), syntax="prod", taylor=rule("prod_rule"), **_axis_reduction(_prod_axis_partial)),
         P(
             "norm_axis",
             2,
             _along(lambda x, axis: np.sqrt(np.sum(np.square(x), axis=axis))),
-            taylor=series.norm_rule,
+            taylor=rule("norm_rule"),
             syntax="norm",
             sign="nonnegative",
             kink="norm'(0) = 0",
@@ -324,14 +414,38 @@ def table() -> list[Primitive]:
             2,
             _along(_lse_axis),
             syntax="logsumexp",
-            taylor=series.logsumexp_rule,
+            taylor=rule("logsumexp_rule"),
             **_axis_reduction(lambda x, ans, p: _lse_partial(x, ans)),
+        ),
+        P(
+            "scan",
+            2,
+            _scan,
+            taylor=rule("scan_rule"),
+            jvp=_scan_jvp,
+            vjp=_scan_vjp,
+            shape=_scan_shape,
+            uses_param=True,
+            internal=True,
+            doc="y_i = a_i·y_(i−1) + b_i along an axis (param (axis or None for all, reversed)): prod's running products",
+        ),
+        P(
+            "shift",
+            1,
+            _shift,
+            taylor=rule_from("linear_in", 0),
+            jvp=lambda args, ans, t, p: op.shift(t[0], param=p),
+            vjp=lambda args, ans, g, p: (op.shift(g, param=(p[0], -p[1])),),
+            shape=lambda s, param=None: s,
+            uses_param=True,
+            internal=True,
+            doc="x moved one place along an axis (param (axis or None for all, ±1)), a zero shifted in",
         ),
         P(
             "expand_axis",
             2,
             _expand_axis,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("expand_axis", (0,)),
             vjp=lambda args, ans, g, p: (op.sum_axis(g, param=p), None),
             shape=lambda g, like, param=None: like,
@@ -345,7 +459,7 @@ def table() -> list[Primitive]:
             "softmax",
             -1,
             _softmax,
-            taylor=series.softmax_rule,
+            taylor=rule("softmax_rule"),
             shape=_same_shape,
             syntax="softmax",
             uses_param=True,
@@ -358,7 +472,7 @@ def table() -> list[Primitive]:
             "logsoftmax",
             -1,
             _logsoftmax,
-            taylor=series.logsoftmax_rule,
+            taylor=rule("logsoftmax_rule"),
             shape=_same_shape,
             syntax="logsoftmax",
             uses_param=True,

@@ -23,15 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from .core import NoTaylorRule
+
+__all__ = ["Context", "NoTaylorRule", "Stepper"]  # NoTaylorRule lives in core (start-up path), raised here
+
 Stepper = Callable[[int], np.ndarray]
-
-
-class NoTaylorRule(Exception):
-    """This primitive (at this point) has no Taylor rule: the caller nests the first-order transform instead."""
-
-    def __init__(self, op: str, why: str = "") -> None:
-        super().__init__(op, why)
-        self.op, self.why = op, why
 
 
 @dataclass(frozen=True)
@@ -245,6 +241,11 @@ def polygamma_derivative(j: int, x: np.ndarray, n: Hashable) -> np.ndarray:
     return scipy.special.polygamma((n or 0) + j, x)
 
 
+def polygamma_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """digamma and polygamma(n): from their derivatives at the point."""
+    return known_derivatives(polygamma_derivative)(args, out, param, ctx)
+
+
 # -- arrays: reductions, linear algebra, shapes ------------------------------------------------------
 
 
@@ -352,6 +353,23 @@ def prod_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ct
         for i in range(1, n):
             run[k, ..., i] = conv(run[..., i - 1], xs[..., i], k)
         return run[k, ..., n - 1]
+
+    return step
+
+
+def scan_rule(args: tuple[np.ndarray, ...], out: np.ndarray, param: Hashable, ctx: Context) -> Stepper:
+    """y_i = a_i·y_{i−1} + b_i (prod's running products): coefficient k is the same recurrence with a's value,
+    driven by b_k + Σ_{j=1..k} a_j·y_{i−1,k−j}, so zeros are no special case here either."""
+    a, b = args
+    scan, shift = _forward("scan"), _forward("shift")
+    back = (param[0], -1 if param[1] else 1)  # type: ignore[index]
+
+    def step(k: int) -> np.ndarray:
+        drive = b[k]
+        if not ctx.constant[0]:
+            for j in range(1, k + 1):
+                drive = drive + a[j] * _per_direction(shift, [out[k - j]], back, ctx.lead)
+        return _per_direction(scan, [a[0], drive], param, ctx.lead)
 
     return step
 

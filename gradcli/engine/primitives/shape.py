@@ -8,22 +8,9 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
-from . import series
-from .core import (
-    Primitive,
-    _linear_jvp,
-    _or_zero,
-    _unbroadcast,
-    _zero,
-    _zeros,
-    scalar,
-)
+from .core import Primitive, TooManyAxes, _linear_jvp, _or_zero, _unbroadcast, _zero, _zeros, rule, rule_from, scalar
 
 MAX_AXES = 64  # numpy's limit on an array's dimensions (NPY_MAXDIMS): a deeper literal can't be built
-
-
-class TooManyAxes(ValueError):
-    """A vector literal nested deeper than numpy's arrays go: said as is, without the operands' shapes."""
 
 
 def _too_many_axes(ndim: int) -> TooManyAxes:
@@ -141,13 +128,13 @@ def table() -> list[Primitive]:
             syntax="stack",
             call_arities=tuple(range(1, 11)),
             doc="a vector literal [a, b, …], or stack(a, b, …)",
-            taylor=series.stack_rule,
+            taylor=rule("stack_rule"),
         ),
         P(
             "unbroadcast",
             2,
             _unbroadcast,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("unbroadcast", (0,)),
             vjp=lambda args, ans, g, p: (op.broadcast_like(g, args[0]), None),
             shape=lambda g, ref, param=None: ref,
@@ -158,7 +145,7 @@ def table() -> list[Primitive]:
             "broadcast_like",
             2,
             lambda h, ref: np.broadcast_to(h, np.shape(ref)),
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=_linear_jvp("broadcast_like", (0,)),
             vjp=lambda args, ans, g, p: (op.unbroadcast(g, args[0]), None),
             shape=lambda h, ref, param=None: ref,
@@ -171,7 +158,7 @@ def table() -> list[Primitive]:
             _zero(1),
             shape=scalar,
             internal=True,
-            taylor=series.constant_rule,
+            taylor=rule("constant_rule"),
         ),
         P(
             "index",
@@ -180,7 +167,7 @@ def table() -> list[Primitive]:
             jvp=_linear_jvp("index", (0,)),
             vjp=_index_vjp,
             shape=_index_shape,
-            taylor=series.index_rule,
+            taylor=rule("index_rule"),
             uses_param=True,
             internal=True,
         ),
@@ -188,7 +175,7 @@ def table() -> list[Primitive]:
             "getitem",
             1,
             _getitem,
-            taylor=series.linear_in(0),
+            taylor=rule_from("linear_in", 0),
             jvp=lambda args, ans, t, p: op.getitem(t[0], param=p),
             vjp=lambda args, ans, g, p: (op.scatter(g, args[0], param=p),),
             shape=_getitem_shape,
@@ -199,7 +186,7 @@ def table() -> list[Primitive]:
             "scatter",
             2,
             _scatter,
-            taylor=series.linear_in(0, shape_only=(1,)),
+            taylor=rule_from("linear_in", 0, shape_only=(1,)),
             jvp=lambda args, ans, t, p: None if t[0] is None else op.scatter(t[0], args[1], param=p),
             vjp=lambda args, ans, g, p: (op.getitem(g, param=p), None),
             shape=lambda g, like, param=None: like,
@@ -214,7 +201,7 @@ def table() -> list[Primitive]:
             _zero(1),
             shape=_len_shape,
             syntax="len",
-            taylor=series.constant_rule,
+            taylor=rule("constant_rule"),
             doc="the length of the first axis",
         ),
     ]

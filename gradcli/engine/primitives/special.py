@@ -16,8 +16,7 @@ import numpy as np
 
 from ...numfmt import format_number
 from ..refs import Ref, op
-from . import series
-from .core import Domain, Primitive, _special, interval
+from .core import Domain, Primitive, _special, interval, rule_from
 
 _HALF_SQRT_PI = math.sqrt(math.pi) / 2.0
 
@@ -98,7 +97,7 @@ def _bessel(
         domain=(_POSITIVE_X,) if positive else (),
         complex_impl=continuation,
         code=f"{name}({{0}})",
-        taylor=series.bessel_rule(name[0], float(name[1])),
+        taylor=rule_from("bessel_rule", name[0], float(name[1])),
     )
 
 
@@ -112,7 +111,7 @@ def _order_bessel(name: str, partial: Callable[..., tuple[Any, ...]], positive: 
         domain=(_POSITIVE_X1,) if positive else (_negative_needs_integer_order(),),
         nondiff=((0, "order"),),
         code=f"{name}({{0}}, {{1}})",
-        taylor=series.bessel_rule(name[0]),
+        taylor=rule_from("bessel_rule", name[0]),
         doc=f"{SYNTAX[name]}(n, x), scipy's {name}: derivative in x by the recurrence; the order n must not vary",
     )
 
