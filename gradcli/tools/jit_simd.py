@@ -229,7 +229,7 @@ def _fast_cos(x):
     return _sin_cos(r, q + 1)
 
 
-@njit(cache=True, nogil=True, error_model='numpy')
+@njit(cache=True, nogil=True, error_model='numpy', inline='always')  # too big for LLVM to inline by itself
 def _fast_sincos(x):
     r, q = _quadrant(x)  # one reduction for both: a gradient needs cos wherever the value has sin
     return _sin_cos(r, q), _sin_cos(r, q + 1)
