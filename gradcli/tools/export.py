@@ -62,7 +62,9 @@ def build(expr: Expression, kind: str = "grad", wrt: Sequence[str] | None = None
         raise UsageError(f"unknown export kind {kind!r}: use {', '.join(KINDS)}")
     names = tuple(expr.variables)
     point = {v: np.zeros(()) for v in names}
-    for op in expr.tape.ops:
+    for op, param in zip(expr.tape.ops, expr.tape.params):
+        if op == "const" and param.ndim:  # a vector literal of numbers is one array constant
+            raise ExportError("export doesn't support vector literals yet: it writes scalar, elementwise programs")
         if op not in ("var", "const") and not PRIMITIVES[op].elementwise:
             raise ExportError(f"export doesn't support {PRIMITIVES[op].syntax or op} yet: it writes scalar, elementwise programs")
     wrt_names = tuple(expr._wrt(list(wrt) if wrt else None, point))

@@ -8,6 +8,8 @@ A partial of `None` is a structural zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from . import arrays, elementwise, linalg, reductions, shape, special
 from .core import Primitive
@@ -27,6 +29,9 @@ FUNCTIONS["max"][1], FUNCTIONS["min"][1] = PRIMITIVES["amax"], PRIMITIVES["amin"
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
 
-def mixes_elements(ops: list[str]) -> bool:
-    """Whether any of these operations combines different elements (a reduction, matmul, a vector literal)."""
-    return any(op not in ("var", "const") and not PRIMITIVES[op].elementwise for op in ops)
+def mixes_elements(ops: Sequence[str], params: Sequence[Any]) -> bool:
+    """Whether any instruction combines different elements (a reduction, matmul, a vector literal) or is an
+    array constant (a literal of numbers is one): either would meet the axis of a batch of points."""
+    return any(
+        params[i].ndim != 0 if op == "const" else op != "var" and not PRIMITIVES[op].elementwise for i, op in enumerate(ops)
+    )
