@@ -12,7 +12,6 @@ would build; tests/test_lalr.py holds the two side by side.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,8 +137,10 @@ class Tables:
                 fn = callback  # every child kept, in order: the builder takes the popped list as it is
             elif callback is None and not r.expand1 and recipe[:1] == ((SPLICE, 0),) and all(k == TAKE for k, _ in recipe[1:]):
                 fn = _appender(tuple(i for _, i in recipe[1:]))  # `_list: _list "," item`: grow the list in place
+            elif callback is not None and not r.expand1 and len(recipe) == 2 and all(k == TAKE for k, _ in recipe):
+                fn = _picker(callback, recipe[0][1], recipe[1][1])  # `sum "+" product -> add`: the operator token dropped
             else:
-                fn = functools.partial(_reduce, r, callback=callback)
+                fn = _generic(r, callback)
             out.append((r.size, r.origin, fn))
         return out
 
@@ -257,6 +258,14 @@ class Tables:
 
 def _taker(i: int) -> Callable[[list[Any]], Any]:
     return lambda children: children[i]
+
+
+def _picker(callback: Callable[[list[Any]], Any], i: int, j: int) -> Callable[[list[Any]], Any]:
+    return lambda children: callback([children[i], children[j]])
+
+
+def _generic(rule: Rule, callback: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
+    return lambda children: _reduce(rule, children, callback)
 
 
 def _appender(takes: tuple[int, ...]) -> Callable[[list[Any]], Any]:
