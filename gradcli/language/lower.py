@@ -284,12 +284,18 @@ class _Lowerer:
                         for k in range(len(children) - 1, -1, -1):
                             stack.append((children[k], in_cond or k == 0, False, scope))
                         continue
-                for k in range(len(children) - 1, -1, -1):
-                    stack.append((children[k], in_cond, False, scope))
+                for child in reversed(children):
+                    stack.append((child, in_cond, False, scope))
                 continue
             n = len(children)
-            args = done[len(done) - n :] if n else []
-            del done[len(done) - n :]
+            if n:
+                args = done[-n:]
+                del done[-n:]
+            else:
+                args = []
+            if kind is Operator:
+                done.append(tape.emit(node.op, args, span=node.span))
+                continue
             if kind is Call and node.func in self.functions:
                 fn = self.functions[node.func]
                 params = {p.id: a for p, a in zip(fn.definition.params, args)}
