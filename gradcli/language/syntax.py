@@ -130,14 +130,23 @@ class _Builder:
             raise GrammarError(
                 f"the number {shown} is too large for a float64 (the largest is about 1.8e308); write inf for infinity"
             )
-        return Number(value, tok, _token_span(c[0]))
+        t = c[0]
+        return Number(value, tok, Span(t.start, t.end, t.line, t.column))
 
     def name(self, c: list[Any]) -> Name:
-        return Name(normal_name(c[0].value), _token_span(c[0]))
+        t = c[0]
+        v = t.value
+        return Name(v if v.isascii() else normal_name(v), Span(t.start, t.end, t.line, t.column))
 
     def call(self, c: list[Any]) -> Call:
         name, _lpar, args, rpar = c
-        return Call(normal_name(name.value), tuple(args or ()), _span(name, rpar), _token_span(name))
+        v, start, line, column = name.value, name.start, name.line, name.column
+        return Call(
+            v if v.isascii() else normal_name(v),
+            tuple(args or ()),
+            Span(start, rpar.end, line, column),
+            Span(start, name.end, line, column),
+        )
 
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
@@ -157,13 +166,17 @@ class _Builder:
         return Operator(op, (a, b), Span(sa.start, sb.end, sa.line, sa.column))
 
     def add(self, c: list[Any]) -> Operator:
-        return self._binary("add", c)
+        a, b = c[0], c[-1]  # (written out, not via _binary: a huge sum makes one per term)
+        sa = a.span
+        return Operator("add", (a, b), Span(sa.start, b.span.end, sa.line, sa.column))
 
     def sub(self, c: list[Any]) -> Operator:
         return self._binary("sub", c)
 
     def mul(self, c: list[Any]) -> Operator:
-        return self._binary("mul", c)
+        a, b = c[0], c[-1]
+        sa = a.span
+        return Operator("mul", (a, b), Span(sa.start, b.span.end, sa.line, sa.column))
 
     def div(self, c: list[Any]) -> Operator:
         return self._binary("div", c)
