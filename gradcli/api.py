@@ -479,7 +479,7 @@ class Expression:
         tape, grads, tangents = self.hessian_tape(point, names, out_index)
         shapes = [np.shape(point.get(n, 0.0)) for n in names]
         result: dict[str, dict[str, np.ndarray]] = {a: {} for a in names}
-        if not per_point and len(names) > 1 and all(s == () for s in shapes) and not mixes_elements(tape.ops):
+        if not per_point and len(names) > 1 and all(s == () for s in shapes) and not mixes_elements(tape.ops, tape.params):
             # Scalar variables of an elementwise program: every tangent direction at once, as a trailing axis
             # of one-hot seeds, so one pass gives every column (2,000 variables: one pass, not 2,000).
             m, width = len(names), 128  # directions per pass: memory stays at 128 numbers per instruction
@@ -663,7 +663,7 @@ class Expression:
         """dⁿ/dxⁿ by one Taylor pass; for an array x of an elementwise program, the derivative at each element
         (the series along the all-ones direction). None where a primitive has no Taylor rule (a note says so)."""
         x = np.asarray(point.get(name, 0.0))
-        if x.ndim and mixes_elements(self.tape.ops):
+        if x.ndim and mixes_elements(self.tape.ops, self.tape.params):
             raise UsageError(
                 f"derivatives of order {order} by an array variable ({name}) are per element, for programs that don't "
                 "mix elements; use hessian, or give the points with --points"
@@ -791,7 +791,7 @@ class Expression:
             shown = ", ".join(f"{n}: {np.shape(v)}" for n, v in point.items())
             raise UsageError(f"batch=True needs every variable with the same leading batch axis; got {shown or 'none'}")
         (size,) = set(sizes.values())
-        if all(np.ndim(v) == 1 for v in point.values()) and not mixes_elements(self.tape.ops):
+        if all(np.ndim(v) == 1 for v in point.values()) and not mixes_elements(self.tape.ops, self.tape.params):
             return whole()
         results = [one({n: v[b] for n, v in point.items()}) for b in range(size)]
         return _stack_results(results, size)

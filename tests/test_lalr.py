@@ -20,7 +20,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from gradcli.errors import GrammarError
 from gradcli.language import grammar_tables
 from gradcli.language.lalr import END, ParseFailure, Token
-from gradcli.language.syntax import _BUILDER
+from gradcli.language.nodes import Number, NumberVector, Operator, Vector
+from gradcli.language.syntax import _BUILDER, number_vectors, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -261,3 +262,101 @@ def test_grammar_has_no_conflicts() -> None:
         lark_logger.removeHandler(handler)
         lark_logger.setLevel(old)
     assert not [r for r in records if "conflict" in r.lower()], records
+
+
+# -- long vector literals of numbers (issue 12): syntax.number_vectors hands them to the driver finished ----------
+
+
+def _canonical(node: Any) -> Any:
+    """The AST with each vector literal of numbers as ("numbers", span, exact values), whether the parser
+    built it item by item (a Vector of Numbers and neg(Number)s, as Lark does) or number_vectors did."""
+    if isinstance(node, NumberVector):
+        return ("numbers", node.span, tuple(v.hex() for v in node.values))
+    if isinstance(node, Vector) and node.items:
+        values = []
+        for item in node.items:
+            if isinstance(item, Number):
+                values.append(item.value.hex())
+            elif isinstance(item, Operator) and item.op == "neg" and isinstance(item.args[0], Number):
+                values.append((-item.args[0].value).hex())
+            else:
+                break
+        else:
+            return ("numbers", node.span, tuple(values))
+    if isinstance(node, tuple):
+        return (type(node).__name__, *(_canonical(c) for c in node))
+    return node
+
+
+def by_driver_prebuilt(text: str) -> tuple[str, Any]:
+    try:
+        return "ok", TABLES.parse(text, _BUILDER, number_vectors(text, shortest=1))
+    except GrammarError as exc:
+        return "callback", str(exc)
+    except ParseFailure as exc:
+        where = None if exc.token is None else exc.token.value
+        return "failure", (exc.line, exc.column, where, exc.expected)
+
+
+def assert_prebuilt_same(text: str) -> None:
+    """With literals prebuilt, the same tree (up to how a literal of numbers is held) and the same failures."""
+    kind, out = by_driver_prebuilt(text)
+    try:
+        plain: tuple[str, Any] = ("ok", TABLES.parse(text, _BUILDER))
+    except GrammarError as exc:
+        plain = ("callback", str(exc))
+    except ParseFailure as exc:
+        plain = ("failure", (exc.line, exc.column, None if exc.token is None else exc.token.value, exc.expected))
+    assert kind == plain[0], (text, out, plain[1])
+    if kind == "ok":
+        assert repr(_canonical(out)) == repr(_canonical(plain[1])), text
+        lark_kind, lark_out = by_lark(text)
+        assert lark_kind == "ok" and repr(_canonical(out)) == repr(_canonical(lark_out)), text
+    else:
+        assert out == plain[1], text
+
+
+LITERALS = [
+    "[1, -2, 3.5e2, -.5, +4, −7, 1E-3, 0005, -0, 2., 6]",
+    "sum([0.25, 1e-300, -1e300])",
+    "2[1, 2] + x[0, 1] + x [1, 2] + f([3, 4]) + [[1, 2], [3, 4]] @ [x, 1]",
+    "a = [1,2]\n[3, 4] * a  # [5, 6]\n",
+    "[ 1 ,\t2 ,3\f]",
+    "x[[1, 2]]",
+    "([1, 2])[0] + (-[1, 2])[1]",
+    "[1, 2]^2 + √[1, 4] + |[-1, 2]|",
+    "x # [1, 2\n+ [3]",
+    # left to the parser: each is an error or not a plain list of numbers
+    "[1, - 2]", "[1, --2]", "[1, +-2]", "[1,, 2]", "[1, 2,]", "[,1]", "[1 2]", "[1, 2 3, 4]", "[1.2.3, 4]",
+    "[1, 1e999]", "[1, -1e999]", "[1, 2e]", "[1, inf]", "[1, nan]", "[1, x]", "[1, 2x]", "[1,\n2]", "[1_0, 2]",
+    "[1, ١٢]", "[1, 2", "1, 2]", "[1, 2]]", "[1, 2] [3, 4]", "[1, 2](3)", "x[1, 2]y",
+]
+
+
+@pytest.mark.parametrize("text", LITERALS + PROGRAMS + BAD)
+def test_prebuilt_literals_same_as_the_parser(text: str) -> None:
+    assert_prebuilt_same(text)
+
+
+_LITERAL_PIECES = ["1", "-2", "3.5", "−1e3", "+.5", "x", ",", ", ", " ", "[", "]", "(", ")", "-", "2e", "*"]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(_LITERAL_PIECES), max_size=16))
+def test_random_literal_soup_prebuilt_same_as_the_parser(pieces: list[str]) -> None:
+    assert_prebuilt_same("".join(pieces))
+
+
+def test_a_long_literal_is_prebuilt_and_its_errors_stay_in_place() -> None:
+    items = [f"{k * 0.5 - 3:g}" for k in range(5000)]
+    text = "x = 1\nsum([" + ", ".join(items) + "])"
+    found = number_vectors(text)
+    (start,) = found
+    assert start == text.index("[") and found[start][2].values == tuple(float(v) for v in items)
+    assert_prebuilt_same(text)
+    bad = text.replace(", 1.5, ", ", 1.5 2, ")  # one missing comma in the middle of line 2
+    assert not number_vectors(bad)
+    with pytest.raises(GrammarError) as err:
+        parse(bad)
+    column = bad.index("1.5 2") + 4 - bad.index("\n")
+    assert f"syntax error at line 2, column {column}: unexpected '2'" in str(err.value)

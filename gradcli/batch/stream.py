@@ -455,7 +455,7 @@ def compute(expr: Expression, chunk: Chunk, kind: str, wrt: Sequence[str] | None
     names = list(wrt) if wrt else list(expr.variables)
     # Rows holding arrays, or programs that mix elements (sum, @, [a, b]), go row by row within the chunk:
     # the batch axis would be mixed too.
-    vectorized = not chunk.shapes and not mixes_elements(expr.tape.ops)
+    vectorized = not chunk.shapes and not mixes_elements(expr.tape.ops, expr.tape.params)
     if vectorized:
         return _compute_vectorized(expr, chunk, kind, names, n)
     return _compute_rows(expr, chunk, kind, names, n)

@@ -1088,7 +1088,9 @@ def export_cmd(
             raise UsageError(f"can't write {output}: {exc.strerror}") from None
         typer.echo(f"wrote {output}", err=True)
 
-    _guard(body)
+    from ..gcpause import gc_paused
+
+    _guard(gc_paused(body))  # setup and emit both: no collection walks the huge tape between them (issue 15)
 
 
 def _parse_ylim(text: str | None) -> tuple[float, float] | None:

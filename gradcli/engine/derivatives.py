@@ -71,7 +71,8 @@ def _unbroadcast(g: Ref, like: Ref, ans: Ref) -> Ref:
     output's shape), so a batch of points isn't multiplied by an array of ones; where the argument is
     smaller than the result, the cotangent is first made full so the sum counts every element.
     """
-    if ans.shape == like.shape:
+    shapes = g.tape.shapes
+    if shapes is not None and shapes[ans.i] == shapes[like.i]:  # (Ref.shape without the property calls)
         return g
     full = _fit(g, ans)
     return Ref(g.tape, g.tape.emit("unbroadcast", (full.i, like.i)))
@@ -120,7 +121,8 @@ def grad(
         if tape.ops[i] in ("var", "const"):
             continue
         args = tape.args[i]
-        contributions = vjp(tape, i, g_i, [active[a] for a in args], guarded is not None and guarded[i])
+        needed = [active[args[0]], active[args[1]]] if len(args) == 2 else [active[a] for a in args]
+        contributions = vjp(tape, i, g_i, needed, guarded is not None and guarded[i])
         for a, c in zip(args, contributions):
             if c is None or not active[a]:
                 continue
@@ -158,7 +160,9 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool], guarded: bool = Fa
     prim = PRIMITIVES[tape.ops[i]]
     if prim.nondiff:
         _refuse(tape, i, prim, needed)
-    args = tuple([Ref(tape, a) for a in tape.args[i]])
+    targs = tape.args[i]
+    n = len(targs)
+    args = (Ref(tape, targs[0]),) if n == 1 else _pair(tape, targs) if n == 2 else tuple([Ref(tape, a) for a in targs])
     ans, g = Ref(tape, i), Ref(tape, g_i)
     if prim.vjp is not None:
         g = _fit(g, ans)  # rules of reductions and matmul expect the full cotangent
@@ -174,6 +178,11 @@ def vjp(tape: Tape, i: int, g_i: int, needed: Sequence[bool], guarded: bool = Fa
         else:
             contributions.append(_unbroadcast(_times(g, d, zero_wins), x, ans).i)
     return contributions
+
+
+def _pair(tape: Tape, args: tuple[int, ...]) -> tuple[Ref, Ref]:
+    a, b = args
+    return Ref(tape, a), Ref(tape, b)
 
 
 def jvp(tape: Tape, seeds: dict[int, int], upto: int | None = None, zero_wins: bool = False) -> list[int | None]:

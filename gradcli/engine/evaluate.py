@@ -268,7 +268,7 @@ def _heavy_elementwise(tape: Tape) -> bool:
     """No instruction mixes elements, and enough costly kernels to pay for threads (cached per tape)."""
     found = tape.plans.get("heavy")
     if found is None:
-        mixing = mixes_elements(tape.ops)
+        mixing = mixes_elements(tape.ops, tape.params)
         found = tape.plans["heavy"] = not mixing and sum(op in _EXPENSIVE for op in tape.ops) >= 3
     return found
 

@@ -29,7 +29,11 @@ class Ref:
         return other if isinstance(other, Ref) else Ref(self.tape, self.tape.const(other))
 
     def apply(self, op: str, *others: Any, param: Hashable = None) -> Ref:
-        args = (self.i, *[self._lift(o).i for o in others])
+        if len(others) == 1:  # the common case (a binary operator), without building a list
+            o = others[0]
+            args: tuple[int, ...] = (self.i, o.i if type(o) is Ref else self._lift(o).i)
+        else:
+            args = (self.i, *[self._lift(o).i for o in others])
         return Ref(self.tape, self.tape.emit(op, args, param))
 
     @property
@@ -79,6 +83,8 @@ class _Ops:
 
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, param: Hashable = None) -> Ref:
+            if len(args) == 1 and type(args[0]) is Ref:  # op.cos(x): most calls in derivative rules
+                return args[0].apply(name, param=param)
             first = next(a for a in args if isinstance(a, Ref))
             lifted = [first._lift(a) for a in args]
             return lifted[0].apply(name, *lifted[1:], param=param)

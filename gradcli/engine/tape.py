@@ -92,7 +92,10 @@ class Tape:
             if simpler is not None:
                 return simpler
         shape = None if self.shapes is None else infer_shape(self, op, args, param, span)
-        key_args = tuple(sorted(args)) if prim.commutative else args
+        if prim.commutative:  # a + b and b + a are one instruction
+            key_args = (args if args[0] <= args[1] else (args[1], args[0])) if len(args) == 2 else tuple(sorted(args))
+        else:
+            key_args = args
         return self._append((op, key_args, param), op, args, param, span, shape)
 
     def ref(self, i: int) -> Ref:
@@ -144,11 +147,16 @@ def _fold_static(tape: Tape, prim: Any, args: tuple[int, ...], span: Span | None
 
 
 def infer_shape(tape: Tape, op: str, args: tuple[int, ...], param: Hashable, span: Span | None) -> Shape:
-    assert tape.shapes is not None
-    shapes = [tape.shapes[a] for a in args]
+    known = tape.shapes
+    assert known is not None
     prim = PRIMITIVES[op]
-    if not any(shapes) and prim.elementwise:  # () is the only falsy shape
-        return ()  # scalars in, a scalar out: the common case of a one-point derivative
+    if prim.elementwise:
+        for a in args:
+            if known[a]:  # () is the only falsy shape
+                break
+        else:
+            return ()  # scalars in, a scalar out: the common case of a one-point derivative
+    shapes = [known[a] for a in args]
     try:
         return prim.shape(*shapes, param=param)
     except IndexError as exc:  # an index out of range (getitem, len): not a mismatch of two shapes
@@ -196,6 +204,11 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
 
     Only rewrites that keep the result's shape: a scalar 0 or 1 never changes a shape.
     """
+    if op in _ARITHMETIC:
+        ops = tape.ops
+        oa, ob = ops[args[0]], ops[args[1]]
+        if oa not in _REWRITTEN and ob not in _REWRITTEN and (op != "mul" or not (tape.tidy or _merges(oa, ob))):
+            return None  # no constant, no sign, no (c/r)·(c·x): no rule below applies (most instructions)
     if op in ("add", "sub"):
         a, b = args
         if _is_const(tape, b, 0.0) and _same_shape(tape, a, args):
@@ -230,6 +243,15 @@ def _simplified(tape: Tape, op: str, args: tuple[int, ...], param: Hashable) -> 
             if np.all(np.isfinite(out)):
                 return tape.const(out)
     return None
+
+
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div"})
+_REWRITTEN = frozenset({"const", "neg"})  # the operands the rules of _simplified and _signs_and_constants look for
+
+
+def _merges(oa: str, ob: str) -> bool:
+    """Whether _merge_coefficients may apply to a product of these two ops."""
+    return (oa == "div" and ob == "mul") or (oa == "mul" and ob == "div")
 
 
 def _signs_and_constants(tape: Tape, op: str, args: tuple[int, ...]) -> int | None:

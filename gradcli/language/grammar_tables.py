@@ -19,7 +19,7 @@ from .lalr import NONE, SPLICE, TAKE, Tables
 
 GRAMMAR_FILE = "gradcli.lark"
 START = "program"
-FORMAT = 1  # bump when the data layout below changes
+FORMAT = 2  # bump when the data layout below changes
 
 
 def grammar_text() -> str:
@@ -61,6 +61,10 @@ def compute(text: str) -> dict[str, Any]:
     rules: list[Any] = []
     index: dict[Any, int] = {}
     actions: list[dict[str, int]] = []
+    # Terminals some rule keeps as a child: the driver makes Token objects for these only.
+    kept = sorted(
+        {str(s.name) for r in lark.rules for s in r.expansion if s.is_term and (r.options.keep_all_tokens or not s.filter_out)}
+    )
     for state in range(len(table.states)):
         row: dict[str, int] = {}
         for symbol, (action, arg) in table.states[state].items():
@@ -79,6 +83,7 @@ def compute(text: str) -> dict[str, Any]:
             (str(t.name), _regex(t.pattern), str(t.pattern.value) if t.pattern.type == "str" else None) for t in terminals
         ],
         "ignore": [str(name) for name in lark.lexer_conf.ignore],
+        "kept": kept,
         "start": int(table.start_states[START]),
         "end": int(table.end_states[START]),
         "actions": actions,
@@ -90,7 +95,7 @@ def compute(text: str) -> dict[str, Any]:
 
 def _checksum(data: dict[str, Any]) -> int:
     """A CRC of the tables, so a cache file changed in any way (a row cut short, a byte flipped) is rebuilt."""
-    keys = ("terminals", "ignore", "start", "end", "actions", "rules")
+    keys = ("terminals", "ignore", "kept", "start", "end", "actions", "rules")
     return zlib.crc32(repr(tuple(data[k] for k in keys)).encode("utf-8"))  # repr: marshal output varies with interning
 
 
@@ -150,6 +155,8 @@ def _consistent(data: dict[str, Any]) -> bool:
             return False
         states, n_rules = len(actions), len(rules)
         if not (0 <= data["start"] < states and 0 <= data["end"] < states) or not isinstance(data["ignore"], list):
+            return False
+        if not isinstance(data["kept"], list) or not all(isinstance(k, str) for k in data["kept"]):
             return False
         for row in actions:
             if not isinstance(row, dict):

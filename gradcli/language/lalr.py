@@ -13,11 +13,12 @@ would build; tests/test_lalr.py holds the two side by side.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 END = "$END"
+ACCEPT = -1  # Tables._chain: the reductions reached the end state
 
 # A recipe entry is (kind, index): take the child, splice a `_rule`'s children, or put None.
 TAKE, SPLICE, NONE = 0, 1, 2
@@ -75,6 +76,7 @@ class Tables:
     def __init__(self, data: dict[str, Any]) -> None:
         self.terminals: dict[str, tuple[str, str | None]] = {name: (regex, literal) for name, regex, literal in data["terminals"]}
         self.ignore = frozenset(data["ignore"])
+        self.kept = frozenset(data["kept"])
         self.start: int = data["start"]
         self.end: int = data["end"]
         # Per state: symbol -> shift/goto target (>= 0) or ~rule (< 0).
@@ -108,66 +110,172 @@ class Tables:
             st.append(target)
         return True
 
-    def tokens(self, text: str, stack: list[int]) -> Iterator[Token]:
-        """Lex lazily, so an unknown character is reported with what the parser's state accepts."""
-        match = self._lexer.match
-        ignore = self.ignore
-        pos, line, line_start, n = 0, 1, 0, len(text)
-        while pos < n:
-            m = match(text, pos)
-            if m is None:
-                raise ParseFailure(None, pos, line, pos - line_start + 1, self.expected(stack[-1]), tuple(stack))
-            kind = m.lastgroup
-            value = m.group()
-            end = m.end()
-            if kind == "NAME" and end < n and not text[end].isascii():
-                end = _combining_end(text, end)  # é typed as e + U+0301: the mark is part of the name
-                value = text[pos:end]
-            if kind not in ignore:
-                yield Token(kind, value, pos, end, line, pos - line_start + 1)  # type: ignore[arg-type]
-            if "\n" in value:
-                line += value.count("\n")
-                line_start = pos + value.rindex("\n") + 1
-            pos = end
-        yield Token(END, "", n, n, line, n - line_start + 1)
+    def _chain(self, below: int, top: int, kind: str) -> int:
+        """Where a run of `?rule: single` reductions on lookahead `kind` leaves the top of the stack (ACCEPT:
+        at the end state). Each only swaps the top for goto(below, rule), so the run is a function of
+        (below, top, kind): the parser looks it up once per triple instead of stepping through ?sum → ?product
+        → … at every token."""
+        actions, rules, passthrough = self.actions, self.rules, self.passthrough
+        while True:
+            act = actions[top].get(kind)
+            if act is None or act >= 0 or not passthrough[~act]:
+                return top
+            top = actions[below][rules[~act].origin]
+            if top == self.end:
+                return ACCEPT
 
-    def parse(self, text: str, builder: object) -> Any:
-        """Shift/reduce to the start symbol, calling `builder.<callback>(children)` at each reduction."""
+    def _reducers(self, builder: object) -> list[tuple[int, str, Callable[[list[Any]], Any]]]:
+        """Per rule: (symbols popped, the rule's name, what makes its value from the popped children)."""
+        out = []
+        for r in self.rules:
+            callback = None if r.unit or r.callback is None else getattr(builder, r.callback)
+            recipe = r.recipe
+            fn: Callable[[list[Any]], Any]
+            if r.unit:
+                fn = _taker(recipe[0][1])
+            elif callback is not None and not r.expand1 and recipe == tuple((TAKE, i) for i in range(r.size)):
+                fn = callback  # every child kept, in order: the builder takes the popped list as it is
+            elif callback is None and not r.expand1 and recipe[:1] == ((SPLICE, 0),) and all(k == TAKE for k, _ in recipe[1:]):
+                fn = _appender(tuple(i for _, i in recipe[1:]))  # `_list: _list "," item`: grow the list in place
+            elif callback is not None and not r.expand1 and len(recipe) == 2 and all(k == TAKE for k, _ in recipe):
+                fn = _picker(callback, recipe[0][1], recipe[1][1])  # `sum "+" product -> add`: the operator token dropped
+            else:
+                fn = _generic(r, callback)
+            out.append((r.size, r.origin, fn))
+        return out
+
+    def _goto_chain(self, below: int, origin: str, kind: str) -> int:
+        """The goto after a reduction to `origin`, then the `?rule: single` run from there (see _chain)."""
+        target = self.actions[below][origin]
+        return ACCEPT if target == self.end else self._chain(below, target, kind)
+
+    def parse(self, text: str, builder: object, prebuilt: dict[int, tuple[str, int, Any]] | None = None) -> Any:
+        """Shift/reduce to the start symbol, calling `builder.<callback>(children)` at each reduction.
+
+        The lexer runs inside the loop (one regex scanner over the text), so an unknown character is
+        reported with what the parser's state accepts there. Only terminals some rule keeps become Token
+        objects; the others (",", ";") hold a None on the value stack, which no recipe reads.
+
+        `prebuilt` maps a text offset to (nonterminal, end offset, value): a phrase the caller has already
+        built (syntax.py: a vector literal of numbers). Where its first token would be shifted and the state
+        has a goto on that nonterminal, the driver takes the value and goes on lexing at the end offset:
+        what reducing the phrase token by token would have left on the stacks."""
         actions = self.actions
-        rules = self.rules
-        callbacks = [None if r.unit or r.callback is None else getattr(builder, r.callback) for r in rules]
         passthrough = self.passthrough
-        end = self.end
+        reducers = self._reducers(builder)
+        chains: dict[tuple[int, int, str], int] = {}
+        gotos: dict[tuple[int, str, str], int] = {}
+        chain, goto_chain = self._chain, self._goto_chain
+        ignore, kept = self.ignore, self.kept
         stack = [self.start]
         values: list[Any] = []
-        for token in self.tokens(text, stack):
-            kind = token.type
+        n = len(text)
+        pos, line, line_start = 0, 1, 0
+        kind = ""
+        shortcut = None
+        scan = self._lexer.scanner(text).match
+        while True:
+            if pos < n:
+                m = scan()
+                if m is None:
+                    raise ParseFailure(None, pos, line, pos - line_start + 1, self.expected(stack[-1]), tuple(stack))
+                kind = m.lastgroup  # type: ignore[assignment]
+                value = m.group()
+                end = m.end()
+                if kind == "NAME" and end < n and not text[end].isascii():
+                    stop = _combining_end(text, end)  # é typed as e + U+0301: the mark is part of the name
+                    if stop != end:
+                        end = stop
+                        value = text[pos:end]
+                        scan = self._lexer.scanner(text, end).match
+                start, token_line, column, pos = pos, line, pos - line_start + 1, end
+                if "\n" in value:
+                    line += value.count("\n")
+                    line_start = start + value.rindex("\n") + 1
+                if kind in ignore:
+                    continue
+                token = Token(kind, value, start, end, token_line, column) if kind in kept else None
+                if prebuilt:
+                    shortcut = prebuilt.get(start)
+            elif kind != END:
+                kind, value, start, end, token_line, column = END, "", n, n, line, n - line_start + 1
+                token = Token(END, "", n, n, line, column)
+            else:
+                raise AssertionError("the tables shifted $END")  # pragma: no cover
             while True:
-                act = actions[stack[-1]].get(kind)
+                top = stack[-1]
+                act = actions[top].get(kind)
                 if act is None:
-                    raise ParseFailure(token, token.start, token.line, token.column, self.expected(stack[-1]), tuple(stack))
+                    if token is None:
+                        token = Token(kind, value, start, end, token_line, column)
+                    raise ParseFailure(token, start, token_line, column, self.expected(top), tuple(stack))
                 if act >= 0:
+                    if shortcut is not None:
+                        symbol, stop, built = shortcut
+                        shortcut = None
+                        target = actions[top].get(symbol)
+                        if target is not None:  # the phrase as one goto: skip its tokens
+                            stack.append(target)
+                            values.append(built)
+                            newlines = text.count("\n", pos, stop)
+                            if newlines:
+                                line += newlines
+                                line_start = text.rindex("\n", pos, stop) + 1
+                            pos = stop
+                            scan = self._lexer.scanner(text, pos).match
+                            break
                     stack.append(act)
                     values.append(token)
                     break
                 index = ~act
-                rule = rules[index]
                 if passthrough[index]:
-                    stack.pop()
+                    below = stack[-2]
+                    key = (below, top, kind)
+                    target = chains.get(key)
+                    if target is None:
+                        target = chains[key] = chain(below, top, kind)
+                    if target == ACCEPT:
+                        return values[-1]
+                    stack[-1] = target
+                    continue
+                size, origin, fn = reducers[index]
+                if size:
+                    children = values[-size:]
+                    del values[-size:]
+                    del stack[-size:]
                 else:
-                    size = rule.size
-                    if size:
-                        children = values[-size:]
-                        del values[-size:]
-                        del stack[-size:]
-                    else:
-                        children = []
-                    values.append(_reduce(rule, children, callbacks[index]))
-                target = actions[stack[-1]][rule.origin]
-                if target == end:
+                    children = []
+                values.append(fn(children))
+                below = stack[-1]
+                gkey = (below, origin, kind)
+                target = gotos.get(gkey)
+                if target is None:
+                    target = gotos[gkey] = goto_chain(below, origin, kind)
+                if target == ACCEPT:
                     return values[-1]
                 stack.append(target)
-        raise AssertionError("the token stream ends with $END")  # pragma: no cover
+
+
+def _taker(i: int) -> Callable[[list[Any]], Any]:
+    return lambda children: children[i]
+
+
+def _picker(callback: Callable[[list[Any]], Any], i: int, j: int) -> Callable[[list[Any]], Any]:
+    return lambda children: callback([children[i], children[j]])
+
+
+def _generic(rule: Rule, callback: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
+    return lambda children: _reduce(rule, children, callback)
+
+
+def _appender(takes: tuple[int, ...]) -> Callable[[list[Any]], Any]:
+    def grow(children: list[Any]) -> Any:
+        items = children[0]
+        for i in takes:
+            items.append(children[i])
+        return items
+
+    return grow
 
 
 def _combining_end(text: str, end: int) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.primitives import BESSEL_SYNTAX, CONSTANTS, FUNCTIONS, PRIMITIVES
+from ..engine.primitives.core import MAX_AXES
 from ..engine.tape import Tape
 from ..errors import GrammarError
 from .nodes import (
@@ -25,6 +26,7 @@ from .nodes import (
     Name,
     Node,
     Number,
+    NumberVector,
     Operator,
     Outputs,
     Program,
@@ -248,6 +250,17 @@ class _Lowerer:
             if kind is Name:
                 done.append(self.name(node, scope))
                 continue
+            if kind is Operator and node.op == "neg" and type(node.args[0]) is Number:
+                done.append(tape.const(-node.args[0].value))  # -2 is a number, so x^-2 has a constant exponent
+                continue
+            if kind is NumberVector:
+                done.append(tape.const(np.array(node.values, dtype=float)))
+                continue
+            if kind is Vector and not expanded:
+                numbers = _numbers(node.items)
+                if numbers is not None:  # [0.5, -2, …]: one constant, however long (issue 12)
+                    done.append(tape.const(numbers))
+                    continue
             if kind is Index:
                 if expanded:
                     done.append(tape.emit("getitem", (done.pop(),), param=self.subscript(node, scope), span=node.span))
@@ -270,12 +283,18 @@ class _Lowerer:
                         for k in range(len(children) - 1, -1, -1):
                             stack.append((children[k], in_cond or k == 0, False, scope))
                         continue
-                for k in range(len(children) - 1, -1, -1):
-                    stack.append((children[k], in_cond, False, scope))
+                for child in reversed(children):
+                    stack.append((child, in_cond, False, scope))
                 continue
             n = len(children)
-            args = done[len(done) - n :] if n else []
-            del done[len(done) - n :]
+            if n:
+                args = done[-n:]
+                del done[-n:]
+            else:
+                args = []
+            if kind is Operator:
+                done.append(tape.emit(node.op, args, span=node.span))
+                continue
             if kind is Call and node.func in self.functions:
                 fn = self.functions[node.func]
                 params = {p.id: a for p, a in zip(fn.definition.params, args)}
@@ -482,12 +501,31 @@ def lower(program: Program) -> Lowered:
     return _Lowerer(program).run()
 
 
+def _numbers(items: tuple[Node, ...]) -> np.ndarray | None:
+    """The values of a vector literal whose items are all numbers or negated numbers, else None."""
+    if not items:
+        return None
+    out = []
+    append = out.append
+    for item in items:
+        kind = type(item)
+        if kind is Number:
+            append(item.value)
+        elif kind is Operator and item.op == "neg" and type(item.args[0]) is Number:  # type: ignore[union-attr]
+            append(-item.args[0].value)  # type: ignore[union-attr]
+        else:
+            return None
+    return np.array(out, dtype=float)
+
+
 def _emit_node(node: Node, tape: Tape, args: list[int]) -> int:
     if isinstance(node, Vector):
+        consts = [tape.const_value(a) for a in args]
+        first = consts[0] if consts else None
+        if first is not None and first.ndim < MAX_AXES and all(c is not None and c.shape == first.shape for c in consts):
+            return tape.const(np.stack(consts))  # type: ignore[arg-type]  # [[1, 2], [3, 4]] or [pi, e]: a constant too
         return tape.emit("stack", args, span=node.span)
     if isinstance(node, Operator):
-        if node.op == "neg" and isinstance(node.args[0], Number):
-            return tape.const(-node.args[0].value)  # -2 is a number, so x^-2 has a constant exponent
         return tape.emit(node.op, args, span=node.span)
     assert isinstance(node, Call)
     if node.func in ALIASES:

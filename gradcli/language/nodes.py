@@ -42,6 +42,15 @@ class Vector(NamedTuple):
     span: Span
 
 
+class NumberVector(NamedTuple):
+    """A long vector literal of numbers only, `[0.5, -2, 1e-3, …]`, held as its values: syntax.py builds it
+    without a node per item (a literal of 10⁶ numbers would be millions of objects), and it lowers to one
+    constant, as a short literal of numbers does."""
+
+    values: tuple[float, ...]
+    span: Span
+
+
 class Slice(NamedTuple):
     """`start:stop:step` inside a subscript; a missing part is None (numpy's defaults)."""
 
@@ -59,7 +68,7 @@ class Index(NamedTuple):
     span: Span
 
 
-Node = Number | Name | Call | Operator | Vector | Index
+Node = Number | Name | Call | Operator | Vector | NumberVector | Index
 
 
 class Assignment(NamedTuple):

@@ -22,6 +22,7 @@ from .nodes import (
     Name,
     Node,
     Number,
+    NumberVector,
     Operator,
     Outputs,
     Program,
@@ -129,14 +130,23 @@ class _Builder:
             raise GrammarError(
                 f"the number {shown} is too large for a float64 (the largest is about 1.8e308); write inf for infinity"
             )
-        return Number(value, tok, _token_span(c[0]))
+        t = c[0]
+        return Number(value, tok, Span(t.start, t.end, t.line, t.column))
 
     def name(self, c: list[Any]) -> Name:
-        return Name(normal_name(c[0].value), _token_span(c[0]))
+        t = c[0]
+        v = t.value
+        return Name(v if v.isascii() else normal_name(v), Span(t.start, t.end, t.line, t.column))
 
     def call(self, c: list[Any]) -> Call:
         name, _lpar, args, rpar = c
-        return Call(normal_name(name.value), tuple(args or ()), _span(name, rpar), _token_span(name))
+        v, start, line, column = name.value, name.start, name.line, name.column
+        return Call(
+            v if v.isascii() else normal_name(v),
+            tuple(args or ()),
+            Span(start, rpar.end, line, column),
+            Span(start, name.end, line, column),
+        )
 
     def group(self, c: list[Any]) -> Node:
         # The node keeps its parentheses in its span, so "(x-2)^0.5" and "(x+1)*2" read back whole.
@@ -156,13 +166,17 @@ class _Builder:
         return Operator(op, (a, b), Span(sa.start, sb.end, sa.line, sa.column))
 
     def add(self, c: list[Any]) -> Operator:
-        return self._binary("add", c)
+        a, b = c[0], c[-1]  # (written out, not via _binary: a huge sum makes one per term)
+        sa = a.span
+        return Operator("add", (a, b), Span(sa.start, b.span.end, sa.line, sa.column))
 
     def sub(self, c: list[Any]) -> Operator:
         return self._binary("sub", c)
 
     def mul(self, c: list[Any]) -> Operator:
-        return self._binary("mul", c)
+        a, b = c[0], c[-1]
+        sa = a.span
+        return Operator("mul", (a, b), Span(sa.start, b.span.end, sa.line, sa.column))
 
     def div(self, c: list[Any]) -> Operator:
         return self._binary("div", c)
@@ -246,11 +260,57 @@ class _Builder:
 
 _BUILDER = _Builder()
 
+# A long vector literal of plain numbers on one line, `[0.5, -2, 1e-3, …]`, is read here in a few C-speed
+# passes and handed to the driver as a finished `vector`: token by token, a literal of 10⁶ numbers costs
+# seconds of parser steps (and millions of nodes) for a result known in advance.
+_NOT_IN_NUMBERS = re.compile(r"[^0-9.eE+\-−, \t\f\r]")  # what no item or separator of such a literal holds
+PREBUILD_FROM = 32  # items: shorter literals go through the parser (what they cost there is noise)
+
+
+def number_vectors(source: str, shortest: int = PREBUILD_FROM) -> dict[int, tuple[str, int, NumberVector]]:
+    """The long number-only vector literals of `source`, for lalr.Tables.parse's `prebuilt`:
+    offset of "[" → ("vector", offset past "]", NumberVector).
+
+    Each comma-separated item must be what float() reads from the characters NUMBER, MINUS and PLUS are
+    made of: that is a NUMBER with at most one sign in front, as the grammar reads it, with the value the
+    grammar gives it (-x is neg(x), +x is x). Anything else (an empty item, a sign and a space, a name,
+    a number too large for a float64) leaves the literal to the parser, which reports any error in place.
+    A match inside a comment is harmless: no token starts there, so the driver never asks for it."""
+    found: dict[int, tuple[str, int, NumberVector]] = {}
+    at = source.find("[")
+    if at < 0:
+        return found
+    line, line_start, counted = 1, 0, 0
+    while at >= 0:
+        close = source.find("]", at)
+        if close < 0:
+            break
+        inner = source.find("[", at + 1, close)
+        if inner >= 0:  # [[…], …]: the inner literal may qualify, the outer one can't
+            at = inner
+            continue
+        body = source[at + 1 : close]
+        if body.count(",") + 1 >= shortest and _NOT_IN_NUMBERS.search(body) is None:
+            try:
+                values = tuple(map(float, body.replace("−", "-").split(",")))
+            except ValueError:
+                values = ()
+            if values and math.inf not in values and -math.inf not in values:
+                newlines = source.count("\n", counted, at)
+                if newlines:
+                    line += newlines
+                    line_start = source.rindex("\n", counted, at) + 1
+                counted = at
+                span = Span(at, close + 1, line, at - line_start + 1)
+                found[at] = ("vector", close + 1, NumberVector(values, span))
+        at = source.find("[", close)
+    return found
+
 
 def parse(source: str) -> Program:
     """Parse a program. Raises GrammarError with a caret under the offending column."""
     try:
-        statements = tables().parse(source, _BUILDER)
+        statements = tables().parse(source, _BUILDER, number_vectors(source))
     except ParseFailure as exc:
         raise syntax_error(source, exc) from None
     except _Misplaced as exc:

@@ -63,7 +63,9 @@ def build(expr: Expression, kind: str = "grad", wrt: Sequence[str] | None = None
         raise UsageError(f"unknown export kind {kind!r}: use {', '.join(KINDS)}")
     names = tuple(expr.variables)
     point = {v: np.zeros(()) for v in names}
-    for op in expr.tape.ops:
+    for op, param in zip(expr.tape.ops, expr.tape.params):
+        if op == "const" and param.ndim:  # a vector literal of numbers is one array constant
+            raise ExportError("export doesn't support vector literals yet: it writes scalar, elementwise programs")
         if op not in ("var", "const") and not PRIMITIVES[op].elementwise:
             raise ExportError(f"export doesn't support {PRIMITIVES[op].syntax or op} yet: it writes scalar, elementwise programs")
     wrt_names = tuple(expr._wrt(list(wrt) if wrt else None, point))
@@ -427,6 +429,9 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
             if r is not None:
                 last_use[r] = len(steps)  # returned at the end: never reused
     free: list[str] = []
+    formats: dict[str, tuple[str, bool]] = {}  # op → (format string, uses the param)
+    ops, n_checked = tape.ops, tape.n_checked
+    c_lang = lang == "c"
     for s, (i, op, prim, argv, param, rules) in enumerate(steps):
         if op == "const":
             value = tape.params[i]
@@ -439,21 +444,28 @@ def straight_line(built: Built, lang: str, args: Sequence[str]) -> Lines:
                 raise ExportError(f"export can't write the input {param!r}")  # tangent or cotangent inputs: not built here
             names[i] = by_name[param]
             continue
-        if i < tape.n_checked and prim.kink and not _integer_power(tape, op, argv):
+        if i < n_checked and prim.kink and not _integer_power(tape, op, argv):
             kinks[f"{prim.syntax or op}: {prim.kink}"] = None
         a = [names[x] for x in argv]
         if reuse:
-            for x in set(argv):
-                if last_use.get(x) == s and tape.ops[x] not in ("var", "const"):
+            for x in set(argv) if len(argv) > 1 else argv:
+                if last_use.get(x) == s and ops[x] not in ("var", "const"):
                     free.append(names[x])
         if free:
             name = free.pop()
         else:
             k += 1
             name = f"{prefix}{k}"
-        rhs = _apply(op, a, param, lang, tape, argv)
+        if op == "mul0" or op == "pow":
+            rhs = _apply(op, a, param, lang, tape, argv)
+        else:
+            form = formats.get(op)
+            if form is None:
+                code = instruction_code(op, lang)
+                form = formats[op] = (code, "{p}" in code)
+            rhs = form[0].format(*a, p=repr(param)) if form[1] else form[0].format(*a)
         if not rules:
-            body.append(_assign(lang, name, rhs))
+            body.append(f"double {name} = {rhs};" if c_lang else f"{name} = {rhs}")
         else:
             codes = []
             for d in rules:

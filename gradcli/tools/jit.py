@@ -132,7 +132,7 @@ def supported(expr: Expression, kind: str) -> str | None:
     """Why this batch can't be compiled (None: it can)."""
     if kind not in _EXPORT_KINDS:
         return f"--order {kind[1:]} batches (they run by Taylor series on the numpy path)"
-    if mixes_elements(expr.tape.ops):
+    if mixes_elements(expr.tape.ops, expr.tape.params):
         return "the program mixes elements (a sum, a product of matrices or a vector literal)"
     if kind == "hessian" and len(expr.output_names) != 1:
         return "a Hessian batch of several outputs"

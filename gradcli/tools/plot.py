@@ -50,7 +50,7 @@ def sample(
             raise UsageError(f"plot needs scalar values for the other variables; {v} is an array")
     x = np.linspace(lo, hi, n)
     out_index = range(len(expr.output_names))[output]
-    batched = not mixes_elements(expr.tape.ops)  # otherwise point by point: the grid axis would mix
+    batched = not mixes_elements(expr.tape.ops, expr.tape.params)  # otherwise point by point: the grid axis would mix
     if batched:
         f, df = _values(expr, {**point, var: x}, var, out_index)
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import index
@@ -169,6 +169,9 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 BESSEL_SYNTAX: dict[str, str] = getattr(index, "BESSEL_SYNTAX", None) or importlib.import_module(f"{__name__}.special").SYNTAX
 
 
-def mixes_elements(ops: list[str]) -> bool:
-    """Whether any of these operations combines different elements (a reduction, matmul, a vector literal)."""
-    return any(op not in ("var", "const") and not PRIMITIVES[op].elementwise for op in ops)
+def mixes_elements(ops: Sequence[str], params: Sequence[Any]) -> bool:
+    """Whether any instruction combines different elements (a reduction, matmul, a vector literal) or is an
+    array constant (a literal of numbers is one): either would meet the axis of a batch of points."""
+    return any(
+        params[i].ndim != 0 if op == "const" else op != "var" and not PRIMITIVES[op].elementwise for i, op in enumerate(ops)
+    )

@@ -24,6 +24,9 @@ def scalar(*shapes: Shape, param: Hashable = None) -> Shape:
     return ()
 
 
+MAX_AXES = 64  # numpy's limit on an array's dimensions (NPY_MAXDIMS): a deeper literal can't be built
+
+
 class TooManyAxes(ValueError):
     """A vector literal nested deeper than numpy's arrays go: said as is, without the operands' shapes."""
 

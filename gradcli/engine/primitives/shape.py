@@ -8,9 +8,7 @@ import numpy as np
 
 from ..refs import Ref, op
 from ..shapes import Shape
-from .core import Primitive, TooManyAxes, _linear_jvp, _or_zero, _unbroadcast, _zero, _zeros, rule, rule_from, scalar
-
-MAX_AXES = 64  # numpy's limit on an array's dimensions (NPY_MAXDIMS): a deeper literal can't be built
+from .core import MAX_AXES, Primitive, TooManyAxes, _linear_jvp, _or_zero, _unbroadcast, _zero, _zeros, rule, rule_from, scalar
 
 
 def _too_many_axes(ndim: int) -> TooManyAxes:
