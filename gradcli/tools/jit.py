@@ -87,18 +87,17 @@ class Kernel:
             n = len(next(iter(columns.values()))) if columns else 1
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = np.empty((len(self.keep), n))
-        flags = np.zeros(n, dtype=np.bool_)
+        flags = np.empty(n, dtype=np.bool_)  # both loops write every row's flag
         _split(self.fast if self.fast is not None else self.fn, ins, out, flags, n)
-        if self.fast is None:
-            return out, flags
+        if self.fast is None or not flags.any():
+            return out, flags  # no row left to libm: the flags are all False, as `bad` is
         again = np.flatnonzero(flags)  # rows the fast loop left to libm: special values, domain checks
+        sub_out = np.empty((len(self.keep), again.size))
+        sub_bad = np.empty(again.size, dtype=np.bool_)
+        self.fn(*[c[again] for c in ins], *sub_out, sub_bad)
+        out[:, again] = sub_out
         bad = np.zeros(n, dtype=np.bool_)
-        if again.size:
-            sub_out = np.empty((len(self.keep), again.size))
-            sub_bad = np.zeros(again.size, dtype=np.bool_)
-            self.fn(*[c[again] for c in ins], *sub_out, sub_bad)
-            out[:, again] = sub_out
-            bad[again] = sub_bad
+        bad[again] = sub_bad
         return out, bad
 
     def rows(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[list[tuple[Any, ...]], list[np.ndarray], np.ndarray]:
@@ -163,6 +162,8 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
     if lines.checked:
         nans = " or ".join(f"math.isnan(out{j}[i])" for j in range(m))
         body.append(f"bad[i] = undefined and ({nans})")
+    else:
+        body.append("bad[i] = False")  # every row's flag is written: the caller doesn't zero the array
     header = [f"# gradcli --jit kernel ({kind}) of: {export.printable(expr.text)}", "import math", "", "import numpy as np"]
     loop = [
         "@njit(cache=True, nogil=True, error_model='numpy')",
