@@ -80,6 +80,7 @@ class Kernel:
     compile_seconds: float = 0.0
     cached: bool = False
     fast: Any = None  # the vectorized loop (writes `redo` instead of `bad`), where the program has one
+    checked: bool = True  # the exact loop writes `bad` (the program has domain checks)
 
     def run(self, columns: Mapping[str, np.ndarray], n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K, n) results and the undefined rows; n is needed only for a program without variables."""
@@ -87,7 +88,8 @@ class Kernel:
             n = len(next(iter(columns.values()))) if columns else 1
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = np.empty((len(self.keep), n))
-        flags = np.empty(n, dtype=np.bool_)  # both loops write every row's flag
+        # A loop with flags writes every row's; a program without domain checks has none (zeros, never written).
+        flags = np.empty(n, dtype=np.bool_) if self.fast is not None or self.checked else np.zeros(n, dtype=np.bool_)
         _split(self.fast if self.fast is not None else self.fn, ins, out, flags, n)
         if self.fast is None or not flags.any():
             return out, flags  # no row left to libm: the flags are all False, as `bad` is
@@ -162,8 +164,6 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
     if lines.checked:
         nans = " or ".join(f"math.isnan(out{j}[i])" for j in range(m))
         body.append(f"bad[i] = undefined and ({nans})")
-    else:
-        body.append("bad[i] = False")  # every row's flag is written: the caller doesn't zero the array
     header = [f"# gradcli --jit kernel ({kind}) of: {export.printable(expr.text)}", "import math", "", "import numpy as np"]
     loop = [
         "@njit(cache=True, nogil=True, error_model='numpy')",
@@ -311,7 +311,7 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
     first(*[np.ones(1) for _ in range(n_args)], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
     labels = [built.labels[r] for r in keep]
     k = Kernel(module.kernel, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0,
-               cached, fast)  # fmt: skip
+               cached, fast, "bad[i] =" in source)  # fmt: skip
     _KERNELS[key] = k
     return k
 
