@@ -116,7 +116,9 @@ def _split(fn: Any, ins: list[np.ndarray], out: np.ndarray, flags: np.ndarray, n
         return
     bounds = np.linspace(0, n, workers + 1).astype(int)
     spans = list(zip(bounds[:-1], bounds[1:]))
-    parts = [_pool(workers).submit(fn, *[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b]) for a, b in spans]
+    parts = [_pool(workers).submit(fn, *[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b]) for a, b in spans[1:]]
+    a, b = spans[0]
+    fn(*[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b])  # this thread takes the first part itself
     for p in parts:
         p.result()
 
