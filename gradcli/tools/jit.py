@@ -44,7 +44,10 @@ from . import export, jit_simd
 SAVE_NS = 2.0
 FAST_SAVE_NS = 4.0
 IMPORT_S = 0.6
-COMPILE_S = 1.5
+# A first compile grows with the loop it compiles: 0.24 s for E1's 10 lines, 0.44 s for E2's 22, 0.69 s for E3's 33,
+# 7.0 s for E5's 604 (benchmarks/run.py --only batch, after numba's initialisation).
+COMPILE_BASE_S = 0.15
+COMPILE_PER_LINE_S = 0.011
 LOAD_S = 0.05
 AUTO_CACHED = 100_000  # never fewer rows than this, whatever the model says
 
@@ -370,5 +373,7 @@ def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None
     ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
     cheap = sum(op not in evaluate._EXPENSIVE for op in ops)  # noqa: SLF001 - the list of costly kernels
     fast = sum(op in jit_simd.FUNCTIONS for op in ops)
-    start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else COMPILE_S)
+    loop = source.split("def kernel_fast(")[-1] if "def kernel_fast(" in source else source.split("def kernel(")[-1]
+    compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * loop.count("\n")
+    start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else compile_s)
     return max(AUTO_CACHED, start / max((cheap * SAVE_NS + fast * FAST_SAVE_NS) * 1e-9, 1e-12))
