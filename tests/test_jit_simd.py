@@ -131,3 +131,20 @@ def test_series_coefficients_are_the_functions_own() -> None:
     p = jit_simd._pieces(jit_simd._PI / 2, 3, 33)  # noqa: SLF001 - π/2 in 33-bit pieces and the rest
     assert sum(p[:3]) == math.pi / 2 or abs(sum(p) - math.pi / 2) < 1e-16
     assert all(math.frexp(v)[0] * 2**33 == int(math.frexp(v)[0] * 2**33) for v in p[:3])
+
+
+@needs_numba
+def test_rows_redone_without_domain_checks_are_defined() -> None:
+    """A program with fast functions but no domain check: its redone rows (huge sine arguments) are defined, as numpy's."""
+    expr = gradcli.compile("sin(x) * y + tanh(y)")
+    k = jit.kernel(expr, "diff")
+    assert k.fast is not None and not k.checked
+    x = np.array([1e7, 0.5, 1e300, 2.0] * 50)
+    y = np.array([0.25, 1e7, -3.0, math.nan] * 50)
+    n = len(x)
+    chunk = stream.Chunk(list(range(1, n + 1)), {"x": x, "y": y}, [{} for _ in range(n)])
+    want = stream.compute(expr, chunk, "diff", None)
+    _, values, undefined = k.rows({"x": x, "y": y}, n)
+    np.testing.assert_array_equal(undefined, want.undefined)
+    for got, exp in zip(values, want.values):
+        np.testing.assert_allclose(got, exp, rtol=1e-15, atol=0, equal_nan=True)

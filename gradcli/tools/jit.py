@@ -98,7 +98,7 @@ class Kernel:
             return out, flags  # no row left to libm: the flags are all False, as `bad` is
         again = np.flatnonzero(flags)  # rows the fast loop left to libm: special values, domain checks
         sub_out = np.empty((len(self.keep), again.size))
-        sub_bad = np.empty(again.size, dtype=np.bool_)
+        sub_bad = np.empty(again.size, dtype=np.bool_) if self.checked else np.zeros(again.size, dtype=np.bool_)
         self.fn(*[c[again] for c in ins], *sub_out, sub_bad)
         out[:, again] = sub_out
         bad = np.zeros(n, dtype=np.bool_)
@@ -159,8 +159,7 @@ def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str
     lines = export.straight_line(built, "numba", args)
     cols = [f"col{k}" for k in range(len(args))]
     ind = " " * 8
-    loads = [f"{a} = {c}[i]" for a, c in zip(args, cols)]
-    body = list(loads)
+    body = [f"{a} = {c}[i]" for a, c in zip(args, cols)]
     if lines.checked:
         body.append("undefined = False")
     body += lines.body
