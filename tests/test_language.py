@@ -396,6 +396,7 @@ REJECTED = [
     ("(x+1)2", "a number can't follow without an operator"),
     ("sin(x)2", "a number can't follow without an operator"),
     ("x^2y", "x^2y is ambiguous: write x^2*y (or x^2 y) or x^(2y)"),
+    ("2^x y", "write 2^x*y or 2^(x*y): 2^x y is ambiguous"),  # (2^x)·y or 2^(x·y): both named
     ("x^2(y)", "after a power, write * before the parenthesis"),
     ("2|x|", "|…| is never an implicit factor: write 2*|x|"),
     ("x|y|", "|…| is never an implicit factor"),

@@ -201,6 +201,9 @@ class _Builder:
             called = last in FUNCTIONS or last in ("ln", "sec", "csc", "cot")
             fix = f"{last}({what})" if called else f"{last}*{what} for a product"
             where = f"syntax error at column {b.span.column}: unexpected {what!r} after the name {last}"
+            if type(a) is Operator and a.op == "pow" and not called:  # 2^x y: (2^x)*y or 2^(x*y)? Name both.
+                base, exp = _short(a.args[0]), _short(a.args[1])
+                fix = f"{base}^{exp}*{what} or {base}^({exp}*{what}): {base}^{exp} {what} is ambiguous"
             raise _Misplaced(f"{where}; expected an operator: write {fix}", b.span)
         if type(a) is Operator and a.op == "pow" and type(a.args[1]) is Number and a.span.end == b.span.start:
             # x^2y: x^(2y) or (x^2)y? Refused without a space rather than guessed.

@@ -193,7 +193,7 @@ def _digamma(x):
     if x <= 0 and x == math.floor(x):
         return math.nan
     if x < 0:
-        return _digamma(1 - x) - math.pi / math.tan(math.pi * x)
+        return _digamma(1 - x) - math.pi / math.tan(math.pi * (x - round(x)))  # x - round(x): exact
     r = 0.0
     while x < 10:
         r -= 1 / x
@@ -242,7 +242,7 @@ static double gradcli_polygamma(int n, double x)
 static double gradcli_digamma(double x)
 {
     if (x <= 0 && x == floor(x)) return NAN;
-    if (x < 0) return gradcli_digamma(1 - x) - 3.141592653589793 / tan(3.141592653589793 * x);
+    if (x < 0) return gradcli_digamma(1 - x) - 3.141592653589793 / tan(3.141592653589793 * (x - nearbyint(x)));
     double r = 0.0;
     while (x < 10) { r -= 1 / x; x += 1; }
     double f = 1 / (x * x);
