@@ -69,3 +69,13 @@ class MismatchError(GradcliError):
     """A check or verification found a disagreement: exit 1."""
 
     exit_code = 1
+
+
+def input_file_error(exc: OSError, path: object, kind: str = "file", prefix: str = "") -> GradcliError:
+    """An input file that can't be opened, as the user's error: missing or a directory (exit 2), else I/O (exit 74).
+    `kind` names what the file was for ("points file"); `prefix` the option that named it ("--at x=@data.csv: ")."""
+    if isinstance(exc, FileNotFoundError):
+        return UsageError(f"{prefix}no such {kind}: {path}")
+    if isinstance(exc, IsADirectoryError):
+        return UsageError(f"{prefix}{path} is a directory, not a {kind}")
+    return InputOutputError(f"can't read {path}: {exc.strerror}")

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ..errors import GradcliError, InputOutputError, UsageError
+from ..errors import GradcliError, UsageError, input_file_error
 
 
 def split_top_level(text: str) -> list[str]:
@@ -110,12 +110,8 @@ def read_array(path: str, what: str) -> np.ndarray:
         try:
             with open(path, "rb") as f:
                 data = f.read()
-        except FileNotFoundError:
-            raise UsageError(f"{shown}: no such file: {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"{shown}: {path} is a directory") from None
         except OSError as exc:
-            raise InputOutputError(f"can't read {path}: {exc.strerror}") from None
+            raise input_file_error(exc, path, prefix=f"{shown}: ") from None
     suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     if suffix == "npy" or data.startswith(b"\x93NUMPY"):
         try:
@@ -177,14 +173,10 @@ def read_program(arg: str) -> str:
         path = Path(arg[1:])
         try:
             text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"no such file: {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a program file") from None
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not UTF-8 text") from None
         except OSError as exc:
-            raise InputOutputError(f"can't read {path}: {exc.strerror}") from None
+            raise input_file_error(exc, path) from None
     else:
         text = arg
     if not text.strip():

@@ -24,7 +24,7 @@ from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import CONSTANTS, mixes_elements
 from ..engine.primitives.core import NoTaylorRule
-from ..errors import DomainError, InputOutputError, ShapeError, UsageError
+from ..errors import DomainError, InputOutputError, ShapeError, UsageError, input_file_error
 
 CHUNK = 65536
 
@@ -848,12 +848,8 @@ def open_points(path: str) -> tuple[str, Iterator[str], int | None]:
             # column is written back byte for byte).
             stream = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
             size = os.path.getsize(path)
-        except FileNotFoundError:
-            raise UsageError(f"no such points file: {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a points file") from None
         except OSError as exc:
-            raise InputOutputError(f"can't read {path}: {exc.strerror}") from None
+            raise input_file_error(exc, path, "points file") from None
     head: list[str] = []
     lines = _reading(stream, "stdin" if path == "-" else path)
     for line in lines:
