@@ -134,3 +134,25 @@ def test_auto_compiles_only_batches_that_repay_it() -> None:
     # sin and cos have vectorized forms in the fast loop (tools/jit_simd.py); sinh and cosh are libm either way.
     fast, slow = gradcli.compile("sin(x) * cos(y)"), gradcli.compile("sinh(x) * cosh(y)")
     assert jit.auto_threshold(fast, "diff") < jit.auto_threshold(slow, "diff")
+
+
+@needs_numba
+@pytest.mark.parametrize("source", ["x**2 + 2*x + 1", "abs(x - y) + x*y", "(x + y)**3 - x"])
+def test_short_loops_stream_their_results_and_give_the_numpy_rows(source: str) -> None:
+    expr = gradcli.compile(source)
+    kernel = jit.kernel(expr, "diff")
+    assert "_stream(" in open(kernel.path, encoding="utf-8").read()
+    rng = np.random.default_rng(7)
+    n = 2 * jit.PARALLEL_FROM + 3  # split over threads, each streaming its part, with an uneven end
+    x, y = rng.uniform(-2, 2, n), rng.uniform(-2, 2, n)
+    y[:5] = x[:5]  # kinks among them (abs at 0)
+    columns = {"x": x, "y": y}
+    assert_same_rows(expr, {v: columns[v] for v in expr.variables}, "diff")
+
+
+@needs_numba
+def test_long_loops_keep_plain_stores_so_they_vectorize() -> None:
+    source = " + ".join(f"{k}*x*y**{k}" for k in range(1, 9))
+    kernel = jit.kernel(gradcli.compile(source), "diff")
+    text = open(kernel.path, encoding="utf-8").read()
+    assert "_stream(" not in text and "out0[i] =" in text

@@ -143,6 +143,27 @@ def _double(typingctx, b):
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _stream(typingctx, a, i, v):
+    \"\"\"a[i] = v as a streaming store: it goes to memory without first reading the line into the cache.\"\"\"
+    def codegen(context, builder, signature, args):
+        array, index, value = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        store = builder.store(value, builder.gep(data, [index], inbounds=True))
+        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+    return types.void(a, i, v), codegen
+
+
+@intrinsic
+def _fence(typingctx):
+    \"\"\"A full fence: streaming stores are weakly ordered, and another thread reads these results next.\"\"\"
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.void(), codegen
 """
 
 _EXP = (
