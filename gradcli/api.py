@@ -199,6 +199,13 @@ class Expression:
             found = self._cache[key] = gc_paused(build)()
         return found
 
+    def derived(self, key: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+        """Something a tool derives from the program once (--jit's kernel source): built on first use, then kept."""
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = build()
+        return found
+
     def specialised(self, point: Mapping[str, np.ndarray]) -> Tape:
         return self._memo(("primal",), point, lambda: specialise(self.tape, self._shapes(point)))
 

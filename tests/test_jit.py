@@ -156,3 +156,51 @@ def test_long_loops_keep_plain_stores_so_they_vectorize() -> None:
     kernel = jit.kernel(gradcli.compile(source), "diff")
     text = open(kernel.path, encoding="utf-8").read()
     assert "_stream(" not in text and "out0[i] =" in text
+
+
+@needs_numba
+def test_a_cached_kernel_loads_by_its_fingerprint_without_deriving_it_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = "sin(x)*y + sqrt(x*x + 1)"
+    first = jit.kernel(gradcli.compile(source), "diff")
+    monkeypatch.setattr(jit, "_KERNELS", {})  # as a new process: nothing in memory, the module on disk
+
+    def derive(*args: object) -> None:
+        raise AssertionError("a kernel in the index is not derived again")
+
+    monkeypatch.setattr(jit, "_write_source", derive)
+    expr = gradcli.compile(source)
+    again = jit.kernel(expr, "diff")
+    assert again.path == first.path and again.labels == first.labels and again.names == first.names
+    x = np.linspace(-3, 3, 101)
+    assert_same_rows(expr, {"x": x, "y": x[::-1].copy()}, "diff")
+    assert jit.auto_threshold(expr, "diff") >= jit.AUTO_CACHED  # the cost model reads the index too
+
+
+@needs_numba
+def test_the_fingerprint_tells_apart_what_changes_the_kernel(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    two = gradcli.compile("x*y, x + y")
+    prints = {
+        jit._fingerprint(two, "diff", None),
+        jit._fingerprint(two.output(0), "diff", None),  # same text, one output
+        jit._fingerprint(two, "eval", None),
+        jit._fingerprint(two, "diff", ["x"]),
+        jit._fingerprint(gradcli.compile("x*y, x + 2*y"), "diff", None),
+    }
+    assert len(prints) == 5
+    monkeypatch.setattr(jit, "_STAMP", ["another gradcli"])  # an upgrade: other code, other kernels
+    assert jit._fingerprint(two, "diff", None) not in prints
+
+
+@needs_numba
+def test_an_index_entry_whose_module_is_gone_is_derived_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = "x**3 - y"
+    k = jit.kernel(gradcli.compile(source), "diff")
+    os.remove(k.path)
+    monkeypatch.setattr(jit, "_KERNELS", {})
+    for name in [m for m in sys.modules if m.startswith("gradcli_jit_") and "simd" not in m]:
+        monkeypatch.delitem(sys.modules, name)
+    again = jit.kernel(gradcli.compile(source), "diff")
+    assert os.path.exists(again.path)

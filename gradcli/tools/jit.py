@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -151,6 +152,11 @@ def supported(expr: Expression, kind: str) -> str | None:
 
 
 def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int]]:
+    """The kernel module's text (written once per program: supported(), the cost model and kernel() all need it)."""
+    return expr.derived(("jit-source", kind, tuple(wrt) if wrt else None), lambda: _write_source(expr, kind, wrt))
+
+
+def _write_source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int]]:
     built = export.build(expr, batch_kind(kind), wrt)
     m, n = len(built.outputs), len(built.wrt)
     keep = list(range(len(built.roots)))
@@ -212,14 +218,16 @@ def prepare_fast() -> float:
     return time.perf_counter() - t0
 
 
-def _load(name: str, source: str) -> Any:
-    """The module `name` from its file in the cache folder (written once: numba's cache is keyed by its path and mtime)."""
+def _load(name: str, source: str | None) -> Any:
+    """The module `name` from its file in the cache folder (written once: numba's cache is keyed by its path and mtime;
+    None: the file is there already)."""
     if name in sys.modules:
         return sys.modules[name]
     folder = cache_dir()
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}.py")
     if not os.path.exists(path):
+        assert source is not None
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(source)
@@ -228,7 +236,11 @@ def _load(name: str, source: str) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # numba's cache finds the module again by its name; the kernels import it by it
-    spec.loader.exec_module(module)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, False  # our own cache folder: keep its bytecode too
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = saved
     return module
 
 
@@ -297,37 +309,125 @@ def _call_arguments(line: str) -> list[tuple[str, str]]:
 
 
 def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Kernel:
-    """The compiled kernel of this program and batch kind: from memory, the disk cache, or compiled now."""
+    """The compiled kernel of this program and batch kind: from memory, the disk cache, or compiled now.
+
+    A kernel compiled once is found again by a fingerprint of the program's tape (the index in the cache
+    folder), so a later run loads it without deriving the gradient or writing the loop again."""
     if not available():
         raise JitUnavailable('--jit on needs numba: pip install "gradcli[jit]" (or --jit off)')
-    why = supported(expr, kind)
-    if why is not None:
-        raise UsageError(f"--jit on can't compile this batch: {why}")
-    source, built, keep = _source(expr, kind, wrt)
-    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
-    found = _KERNELS.get(key)
+    fp = _fingerprint(expr, kind, wrt)
+    found = _KERNELS.get(fp)
     if found is not None:
         return found
-    folder = cache_dir()
-    pycache = os.path.join(folder, "__pycache__")
-    name = f"gradcli_jit_{key}"
+    meta = _indexed(fp)
+    source = None
+    if meta is None:
+        why = supported(expr, kind)
+        if why is not None:
+            raise UsageError(f"--jit on can't compile this batch: {why}")
+        source, meta = _described(expr, kind, wrt)
+    name = meta["module"]
+    pycache = os.path.join(cache_dir(), "__pycache__")
     cached = os.path.isdir(pycache) and any(f.startswith(f"{name}.") and f.endswith(".nbi") for f in os.listdir(pycache))
     t0 = time.perf_counter()
-    if _simd_module_name() in source:
+    if meta["simd"]:
         _load(_simd_module_name(), jit_simd.module_source())
     module = _load(name, source)
-    path = module.__file__
     fast = getattr(module, "kernel_fast", None)
     # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
     # With a fast loop, the exact one compiles when a batch first has a row for it.
-    n_args = len(built.names)
+    keep = meta["keep"]
     first = fast if fast is not None else module.kernel
-    first(*[np.ones(1) for _ in range(n_args)], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
-    labels = [built.labels[r] for r in keep]
-    k = Kernel(module.kernel, built.names, _stream_labels(labels), keep, len(built.outputs), path, time.perf_counter() - t0,
-               cached, fast, "bad[i] =" in source)  # fmt: skip
-    _KERNELS[key] = k
+    first(*[np.ones(1) for _ in meta["names"]], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
+    labels = [tuple(lab) for lab in meta["labels"]]
+    k = Kernel(module.kernel, tuple(meta["names"]), labels, keep, meta["n_values"], module.__file__,
+               time.perf_counter() - t0, cached, fast, meta["checked"])  # fmt: skip
+    if source is not None:
+        _write_index(fp, meta)
+    _KERNELS[fp] = k
     return k
+
+
+def _described(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """The kernel module's source and what a later run needs to use it without the source (the index entry)."""
+    source, built, keep = _source(expr, kind, wrt)
+    ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
+    loop = source.split("def kernel_fast(")[-1] if "def kernel_fast(" in source else source.split("def kernel(")[-1]
+    meta = {
+        "module": "gradcli_jit_" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:24],
+        "names": list(built.names),
+        "labels": _stream_labels([built.labels[r] for r in keep]),
+        "keep": keep,
+        "n_values": len(built.outputs),
+        "checked": "bad[i] =" in source,
+        "simd": _simd_module_name() in source,
+        "cheap": sum(op not in evaluate._EXPENSIVE for op in ops),  # noqa: SLF001 - the list of costly kernels
+        "fast": sum(op in jit_simd.FUNCTIONS for op in ops),
+        "lines": loop.count("\n"),
+    }
+    return source, meta
+
+
+def _fingerprint(expr: Expression, kind: str, wrt: Sequence[str] | None) -> str:
+    """What determines a kernel: the program's tape, its outputs and variables, the batch kind, and gradcli's own
+    code (its files' sizes and times: an upgrade, or an edit in a checkout, never reuses a kernel built before)."""
+    tape = expr.tape
+    h = hashlib.sha256()
+    head = [_package_stamp(), _simd_module_name(), kind, list(wrt) if wrt else None, expr.variables, expr.output_names,
+            expr.lowered.outputs, expr.basis, tape.n_checked, tape.ops, tape.args]  # fmt: skip
+    h.update(repr(head).encode("utf-8"))
+    for p in tape.params:
+        if isinstance(p, np.ndarray):
+            h.update(f"|{p.dtype}{p.shape}".encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(f"|{p!r}".encode())
+    return h.hexdigest()[:32]
+
+
+_STAMP: list[str] = []
+
+
+def _package_stamp() -> str:
+    if not _STAMP:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha256()
+        for folder, subfolders, files in os.walk(root):
+            subfolders.sort()
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    st = os.stat(os.path.join(folder, f))
+                    h.update(f"{os.path.relpath(os.path.join(folder, f), root)}:{st.st_size}:{st.st_mtime_ns}|".encode())
+        _STAMP.append(h.hexdigest())
+    return _STAMP[0]
+
+
+def _index_path(fp: str) -> str:
+    return os.path.join(cache_dir(), "index", f"{fp}.json")
+
+
+def _indexed(fp: str) -> dict[str, Any] | None:
+    """The index entry of a kernel compiled before, if its module is still in the cache."""
+    try:
+        with open(_index_path(fp), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or not os.path.exists(os.path.join(cache_dir(), f"{meta.get('module')}.py")):
+        return None
+    return meta
+
+
+def _write_index(fp: str, meta: dict[str, Any]) -> None:
+    path = _index_path(fp)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: the next run derives the kernel's source again
 
 
 _POOL: Any = None
@@ -376,13 +476,10 @@ def use_jit(mode: str, expr: Expression, kind: str, rows: int | None, wrt: Seque
 
 def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> float:
     """The rows from which the compiled loop repays its start-up (the cost model above)."""
-    source, built, _ = _source(expr, kind, wrt)
-    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
-    on_disk = os.path.exists(os.path.join(cache_dir(), f"gradcli_jit_{key}.py"))
-    ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
-    cheap = sum(op not in evaluate._EXPENSIVE for op in ops)  # noqa: SLF001 - the list of costly kernels
-    fast = sum(op in jit_simd.FUNCTIONS for op in ops)
-    loop = source.split("def kernel_fast(")[-1] if "def kernel_fast(" in source else source.split("def kernel(")[-1]
-    compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * loop.count("\n")
+    meta = _indexed(_fingerprint(expr, kind, wrt))
+    on_disk = meta is not None
+    if meta is None:
+        meta = _described(expr, kind, wrt)[1]
+    compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * meta["lines"]
     start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else compile_s)
-    return max(AUTO_CACHED, start / max((cheap * SAVE_NS + fast * FAST_SAVE_NS) * 1e-9, 1e-12))
+    return max(AUTO_CACHED, start / max((meta["cheap"] * SAVE_NS + meta["fast"] * FAST_SAVE_NS) * 1e-9, 1e-12))
