@@ -35,7 +35,7 @@ from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import mixes_elements
 from ..errors import UsageError
-from . import export, jit_simd
+from . import export, jit_pool, jit_simd
 
 # `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
 # benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
@@ -92,9 +92,9 @@ class Kernel:
         if n is None:
             n = len(next(iter(columns.values()))) if columns else 1
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
-        out = np.empty((len(self.keep), n))
+        out = jit_pool.empty((len(self.keep), n))  # memory of an earlier batch's results, where the caller let it go
         # A loop with flags writes every row's; a program without domain checks has none (zeros, never written).
-        flags = np.empty(n, dtype=np.bool_) if self.fast is not None or self.checked else np.zeros(n, dtype=np.bool_)
+        flags = jit_pool.empty((n,), np.bool_) if self.fast is not None or self.checked else np.zeros(n, dtype=np.bool_)
         _split(self.fast if self.fast is not None else self.fn, ins, out, flags, n)
         if self.fast is None or not flags.any():
             return out, flags  # no row left to libm: the flags are all False, as `bad` is
