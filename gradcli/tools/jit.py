@@ -1,4 +1,4 @@
-"""`--jit`: a batch of an elementwise program as one fused loop, compiled with numba and run on every core.
+"""`--jit`: a batch of an elementwise program as one fused loop, compiled and run on every core.
 
 The loop body is export's straight-line code (lang "numba": scalar math, domain checks as nan plus
 a flag), so the kernel computes exactly what the numpy path computes, element by element, with
@@ -12,8 +12,12 @@ arithmetic LLVM vectorizes, and a guard per call. It runs first; the rows it fla
 fast function's domain, a domain check that fires, a nan) are computed again by the exact loop, which is
 compiled only when a batch first has such a row. So every special case still goes through libm.
 
-numba is optional (`pip install "gradcli[jit]"`): nothing here imports it until a kernel is asked
-for, and `available()` only looks for it.
+The loop that runs first (the fast one, or the exact one of a program without checks) is compiled by LLVM
+directly where tools/jit_llvm.py can translate it, which is nearly always: no numba front end, no numba
+import. numba compiles the rest: the exact loop, and a main loop the translator refuses.
+
+The extra is optional (`pip install "gradcli[jit]"`: numba, and llvmlite with it): nothing here imports
+either until a kernel is asked for, and `available()` only looks for numba.
 """
 
 from __future__ import annotations
@@ -35,18 +39,24 @@ from ..api import Expression
 from ..engine import evaluate
 from ..engine.primitives import mixes_elements
 from ..errors import UsageError
-from . import export, jit_pool, jit_simd
+from . import export, jit_llvm, jit_pool, jit_simd
 
 # `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
 # benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
 # temporary fewer: +, *, x², …) and FAST_SAVE_NS for each exp/log/sin/cos/tanh (the fast loop's vectorized forms take
-# 2–4 ns an element where numpy's take 6–15 ns on this AVX2 machine); other transcendental functions save about
-# nothing (libm per element either way). It costs numba's import plus a first compile, or a load from the disk cache.
+# 2–4 ns an element where numpy's take 6–15 ns on an AVX2 machine); other transcendental functions save about
+# nothing (libm per element either way). It costs an import plus a first compile, or a load from the disk cache.
 SAVE_NS = 2.0
 FAST_SAVE_NS = 4.0
+# A main loop LLVM compiles directly (tools/jit_llvm.py): llvmlite's import and the target, then about 1.6 ms a line
+# (E1's 10 lines 20 ms, E3's 33 60 ms, E5's 604 0.99 s); a cached object file loads in a few milliseconds.
+NATIVE_IMPORT_S = 0.05
+NATIVE_BASE_S = 0.01
+NATIVE_PER_LINE_S = 0.0016
+NATIVE_LOAD_S = 0.005
+# A loop numba compiles (one the translator can't write): numba's import and initialisation, and a first compile that
+# grows with the loop: 0.24 s for E1's 10 lines, 0.44 s for E2's 22, 0.69 s for E3's 33, 7.0 s for E5's 604.
 IMPORT_S = 0.6
-# A first compile grows with the loop it compiles: 0.24 s for E1's 10 lines, 0.44 s for E2's 22, 0.69 s for E3's 33,
-# 7.0 s for E5's 604 (benchmarks/run.py --only batch, after numba's initialisation).
 COMPILE_BASE_S = 0.15
 COMPILE_PER_LINE_S = 0.011
 LOAD_S = 0.05
@@ -76,16 +86,33 @@ def cache_dir() -> str:
 class Kernel:
     """A compiled loop: `run(columns)` → (K, n) results and the undefined rows; `labels` name the K rows."""
 
-    fn: Any  # the exact loop over its arrays, compiled without the GIL: threads run slices of a batch at once
+    main: Any  # the loop every row goes through first (LLVM's or numba's), run without the GIL: threads take slices
     names: tuple[str, ...]  # the program's variables: the kernel's input columns, in order
     labels: list[tuple[Any, ...]]  # ("value", k), ("grad", k, v), ("hess", k, a, b), as batch/stream.py keys
     keep: list[int]  # which of the generated roots are written (a Hessian batch skips the gradient)
     n_values: int  # leading rows that are the outputs' values (a nan there makes a flagged row undefined)
-    path: str
+    path: str  # the numba module: the exact loop, for rows the main loop leaves to libm
     compile_seconds: float = 0.0
     cached: bool = False
-    fast: Any = None  # the vectorized loop (writes `redo` instead of `bad`), where the program has one
+    redo: bool = False  # the main loop is the fast one: it flags rows for the exact loop (`redo`), not undefined rows
     checked: bool = True  # the exact loop writes `bad` (the program has domain checks)
+    native: bool = False  # the main loop is compiled by LLVM directly (tools/jit_llvm.py), not by numba
+    _exact: Any = None
+
+    @property
+    def fast(self) -> Any:
+        """The vectorized loop, where the program has one."""
+        return self.main if self.redo else None
+
+    @property
+    def fn(self) -> Any:
+        """The exact loop (numba's, libm for every function): imported and compiled when first needed."""
+        if self._exact is None:
+            if self.native or self.redo:
+                _load(_simd_module_name(), jit_simd.module_source())
+            name = os.path.splitext(os.path.basename(self.path))[0]
+            self._exact = _load(name, None).kernel
+        return self._exact
 
     def run(self, columns: Mapping[str, np.ndarray], n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K, n) results and the undefined rows; n is needed only for a program without variables."""
@@ -94,9 +121,9 @@ class Kernel:
         ins = [np.ascontiguousarray(columns[v], dtype=np.float64) for v in self.names]
         out = jit_pool.empty((len(self.keep), n))  # memory of an earlier batch's results, where the caller let it go
         # A loop with flags writes every row's; a program without domain checks has none (zeros, never written).
-        flags = jit_pool.empty((n,), np.bool_) if self.fast is not None or self.checked else np.zeros(n, dtype=np.bool_)
-        _split(self.fast if self.fast is not None else self.fn, ins, out, flags, n)
-        if self.fast is None or not flags.any():
+        flags = jit_pool.empty((n,), np.bool_) if self.redo or self.checked else np.zeros(n, dtype=np.bool_)
+        _split(self.main, ins, out, flags, n)
+        if not self.redo or not flags.any():
             return out, flags  # no row left to libm: the flags are all False, as `bad` is
         again = np.flatnonzero(flags)  # rows the fast loop left to libm: special values, domain checks
         sub_out = np.empty((len(self.keep), again.size))
@@ -151,12 +178,13 @@ def supported(expr: Expression, kind: str) -> str | None:
     return None
 
 
-def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int]]:
-    """The kernel module's text (written once per program: supported(), the cost model and kernel() all need it)."""
+def _source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int], str | None]:
+    """The numba module's text and the main loop's LLVM IR (None: numba compiles it), written once per program:
+    supported(), the cost model and kernel() all need them."""
     return expr.derived(("jit-source", kind, tuple(wrt) if wrt else None), lambda: _write_source(expr, kind, wrt))
 
 
-def _write_source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int]]:
+def _write_source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, export.Built, list[int], str | None]:
     built = export.build(expr, batch_kind(kind), wrt)
     m, n = len(built.outputs), len(built.wrt)
     keep = list(range(len(built.roots)))
@@ -199,7 +227,15 @@ def _write_source(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tup
         helpers = sorted(set(_HELPER.findall("\n".join(fast))))
     if helpers:
         text.append(f"from {_simd_module_name()} import {', '.join(helpers)}")
-    return "\n".join([*text, "", "", *loop]) + "\n", built, keep
+    if fast is not None:  # the main loop: the fast one, or the exact one where the program has none
+        main_params, main_body, after = [*cols, *outs, "redo"], [line[len(ind) :] for line in fast[3:]], []
+    else:
+        main_params, main_body, after = [*cols, *outs, "bad"], body, ["_fence()"] if stream else []
+    try:
+        main_ir = jit_llvm.kernel_ir(main_params, main_body, after)
+    except jit_llvm.Unsupported:
+        main_ir = None
+    return "\n".join([*text, "", "", *loop]) + "\n", built, keep, main_ir
 
 
 def _simd_module_name() -> str:
@@ -207,31 +243,25 @@ def _simd_module_name() -> str:
     return "gradcli_jit_simd_" + hashlib.sha256(jit_simd.module_source().encode("utf-8")).hexdigest()[:16]
 
 
-def prepare_fast() -> float:
-    """Compile (or load from the cache) every fast function now; the seconds it took. Kernels compiled later link them:
-    this is the one-time part of a first fast kernel, which a benchmark reports apart."""
-    t0 = time.perf_counter()
-    module = _load(_simd_module_name(), jit_simd.module_source())
-    for name in jit_simd.FUNCTIONS:
-        getattr(module, f"_fast_{name}")(1.0)
-        getattr(module, f"_fits_{name}")(1.0)
-    return time.perf_counter() - t0
-
-
-def _load(name: str, source: str | None) -> Any:
-    """The module `name` from its file in the cache folder (written once: numba's cache is keyed by its path and mtime;
-    None: the file is there already)."""
-    if name in sys.modules:
-        return sys.modules[name]
+def _write_module(name: str, source: str) -> str:
+    """The path of module `name` in the cache folder, written there if it isn't yet (once: numba's cache is keyed by the
+    file's path and time)."""
     folder = cache_dir()
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}.py")
     if not os.path.exists(path):
-        assert source is not None
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(source)
         os.replace(tmp, path)
+    return path
+
+
+def _load(name: str, source: str | None) -> Any:
+    """The module `name` from its file in the cache folder (None: the file is there already)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(cache_dir(), f"{name}.py") if source is None else _write_module(name, source)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -327,30 +357,42 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
             raise UsageError(f"--jit on can't compile this batch: {why}")
         source, meta = _described(expr, kind, wrt)
     name = meta["module"]
-    pycache = os.path.join(cache_dir(), "__pycache__")
+    folder = cache_dir()
+    pycache = os.path.join(folder, "__pycache__")
     cached = os.path.isdir(pycache) and any(f.startswith(f"{name}.") and f.endswith(".nbi") for f in os.listdir(pycache))
-    t0 = time.perf_counter()
-    if meta["simd"]:
-        _load(_simd_module_name(), jit_simd.module_source())
-    module = _load(name, source)
-    fast = getattr(module, "kernel_fast", None)
-    # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
-    # With a fast loop, the exact one compiles when a batch first has a row for it.
+    path = os.path.join(folder, f"{name}.py")
     keep = meta["keep"]
-    first = fast if fast is not None else module.kernel
-    first(*[np.ones(1) for _ in meta["names"]], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
+    n_arrays = len(meta["names"]) + len(keep) + 1
+    t0 = time.perf_counter()
+    main = None
+    if meta["native"] is not None:
+        if source is None:  # from the index: the object file is there
+            with open(os.path.join(folder, meta["native"]), "rb") as fh:
+                main = jit_llvm.load_object(fh.read(), n_arrays)
+            cached = True
+        else:
+            _write_module(name, source)  # numba's module, for rows the main loop leaves to the exact one
+            main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
+    if main is None:
+        if meta["simd"]:
+            _load(_simd_module_name(), jit_simd.module_source())
+        module = _load(name, source)
+        main = getattr(module, "kernel_fast", None) or module.kernel
+        # The first call compiles (or loads the cached machine code): do it now, on one element, so it is timed here.
+        # With a fast loop, the exact one compiles when a batch first has a row for it.
+        main(*[np.ones(1) for _ in meta["names"]], *np.empty((len(keep), 1)), np.zeros(1, dtype=np.bool_))
     labels = [tuple(lab) for lab in meta["labels"]]
-    k = Kernel(module.kernel, tuple(meta["names"]), labels, keep, meta["n_values"], module.__file__,
-               time.perf_counter() - t0, cached, fast, meta["checked"])  # fmt: skip
+    k = Kernel(main, tuple(meta["names"]), labels, keep, meta["n_values"], path, time.perf_counter() - t0, cached,
+               meta["redo"], meta["checked"], meta["native"] is not None)  # fmt: skip
     if source is not None:
-        _write_index(fp, meta)
+        _write_index(fp, {key: v for key, v in meta.items() if key != "ir"})
     _KERNELS[fp] = k
     return k
 
 
 def _described(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
     """The kernel module's source and what a later run needs to use it without the source (the index entry)."""
-    source, built, keep = _source(expr, kind, wrt)
+    source, built, keep, main_ir = _source(expr, kind, wrt)
     ops = [op for op in export.referenced_ops(built) if op not in ("var", "const")]
     loop = source.split("def kernel_fast(")[-1] if "def kernel_fast(" in source else source.split("def kernel(")[-1]
     meta = {
@@ -361,6 +403,9 @@ def _described(expr: Expression, kind: str, wrt: Sequence[str] | None) -> tuple[
         "n_values": len(built.outputs),
         "checked": "bad[i] =" in source,
         "simd": _simd_module_name() in source,
+        "redo": "def kernel_fast(" in source,
+        "native": None if main_ir is None else jit_llvm.object_name(main_ir),
+        "ir": main_ir,
         "cheap": sum(op not in evaluate._EXPENSIVE for op in ops),  # noqa: SLF001 - the list of costly kernels
         "fast": sum(op in jit_simd.FUNCTIONS for op in ops),
         "lines": loop.count("\n"),
@@ -414,6 +459,8 @@ def _indexed(fp: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict) or not os.path.exists(os.path.join(cache_dir(), f"{meta.get('module')}.py")):
+        return None
+    if meta.get("native") is not None and not os.path.exists(os.path.join(cache_dir(), meta["native"])):
         return None
     return meta
 
@@ -480,6 +527,10 @@ def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None
     on_disk = meta is not None
     if meta is None:
         meta = _described(expr, kind, wrt)[1]
-    compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * meta["lines"]
-    start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else compile_s)
+    if meta["native"] is not None:
+        compile_s = NATIVE_BASE_S + NATIVE_PER_LINE_S * meta["lines"]
+        start = (0.0 if "llvmlite.binding" in sys.modules else NATIVE_IMPORT_S) + (NATIVE_LOAD_S if on_disk else compile_s)
+    else:
+        compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * meta["lines"]
+        start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else compile_s)
     return max(AUTO_CACHED, start / max((meta["cheap"] * SAVE_NS + meta["fast"] * FAST_SAVE_NS) * 1e-9, 1e-12))
