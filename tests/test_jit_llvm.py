@@ -134,3 +134,18 @@ def test_a_cached_native_kernel_loads_without_numba(tmp_path: os.PathLike[str]) 
     first, second = (r.stdout.split() for r in runs)
     assert first[:3] == ["False", "True", "False"] and second[:3] == ["True", "True", "False"]
     assert first[3] == second[3] == "2.0"  # x = 0: exp(0)·cos(0) + 1
+
+
+@needs_numba
+def test_a_loop_llvm_refuses_is_compiled_by_numba(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def refuse(*args: object) -> None:
+        raise RuntimeError("LLVM ERROR: as if the translation were wrong")
+
+    monkeypatch.setattr(jit_llvm, "cached_kernel", refuse)
+    expr = gradcli.compile("x*exp(y) - y")
+    k = jit.kernel(expr, "diff")
+    assert not k.native
+    x = np.linspace(-3, 3, 61)
+    assert_same_rows(expr, {"x": x, "y": x[::-1].copy()}, "diff")

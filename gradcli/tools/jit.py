@@ -64,6 +64,7 @@ AUTO_CACHED = 100_000  # never fewer rows than this, whatever the model says
 
 STREAM_LINES = 24  # a main loop of up to this many lines streams its stores (see _source)
 PARALLEL_FROM = 32_768  # elements: below, handing parts to threads costs more than it saves
+SPLIT_FROM_S = 0.001  # a batch that takes a core less than this runs on one (see _split)
 
 _KERNELS: dict[str, Kernel] = {}
 
@@ -97,6 +98,7 @@ class Kernel:
     redo: bool = False  # the main loop is the fast one: it flags rows for the exact loop (`redo`), not undefined rows
     checked: bool = True  # the exact loop writes `bad` (the program has domain checks)
     native: bool = False  # the main loop is compiled by LLVM directly (tools/jit_llvm.py), not by numba
+    row_seconds: float | None = None  # the main loop's time per row on one core, measured on its first big batch
     _exact: Any = None
 
     @property
@@ -122,7 +124,7 @@ class Kernel:
         out = jit_pool.empty((len(self.keep), n))  # memory of an earlier batch's results, where the caller let it go
         # A loop with flags writes every row's; a program without domain checks has none (zeros, never written).
         flags = jit_pool.empty((n,), np.bool_) if self.redo or self.checked else np.zeros(n, dtype=np.bool_)
-        _split(self.main, ins, out, flags, n)
+        _split(self, self.main, ins, out, flags, n)
         if not self.redo or not flags.any():
             return out, flags  # no row left to libm: the flags are all False, as `bad` is
         again = np.flatnonzero(flags)  # rows the fast loop left to libm: special values, domain checks
@@ -140,17 +142,33 @@ class Kernel:
         return list(self.labels), list(out), bad
 
 
-def _split(fn: Any, ins: list[np.ndarray], out: np.ndarray, flags: np.ndarray, n: int) -> None:
-    """One loop over all rows, or parts of them on every core for a big batch."""
+def _split(kernel: Kernel, fn: Any, ins: list[np.ndarray], out: np.ndarray, flags: np.ndarray, n: int) -> None:
+    """One loop over all rows, or parts of them on every core where the work repays handing it to threads.
+
+    Waking a worker thread costs about 0.1 ms here, and a memory-bound loop (E1) gains little from a second
+    core, so the kernel measures its own speed on its first big batch (the first PARALLEL_FROM rows, on this
+    thread) and later splits only a batch whose rows would take SPLIT_FROM_S or more on one core."""
     workers = min(os.cpu_count() or 1, 8)
     if n < PARALLEL_FROM or workers == 1:
         fn(*ins, *out, flags)
         return
-    bounds = np.linspace(0, n, workers + 1).astype(int)
+
+    def part(a: int, b: int) -> tuple[np.ndarray, ...]:
+        return (*[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b])
+
+    start = 0
+    if kernel.row_seconds is None:
+        t0 = time.perf_counter()
+        fn(*part(0, PARALLEL_FROM))
+        kernel.row_seconds = (time.perf_counter() - t0) / PARALLEL_FROM
+        start = PARALLEL_FROM
+    if (n - start) * kernel.row_seconds < SPLIT_FROM_S:
+        fn(*part(start, n))
+        return
+    bounds = np.linspace(start, n, workers + 1).astype(int)
     spans = list(zip(bounds[:-1], bounds[1:]))
-    parts = [_pool(workers).submit(fn, *[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b]) for a, b in spans[1:]]
-    a, b = spans[0]
-    fn(*[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b])  # this thread takes the first part itself
+    parts = [_pool(workers).submit(fn, *part(a, b)) for a, b in spans[1:]]
+    fn(*part(*spans[0]))  # this thread takes the first part itself
     for p in parts:
         p.result()
 
@@ -372,7 +390,10 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
             cached = True
         else:
             _write_module(name, source)  # numba's module, for rows the main loop leaves to the exact one
-            main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
+            try:
+                main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
+            except RuntimeError:  # LLVM refused the translation (a translator bug): numba compiles the loop instead
+                meta = {**meta, "native": None}
     if main is None:
         if meta["simd"]:
             _load(_simd_module_name(), jit_simd.module_source())
@@ -447,6 +468,9 @@ def _package_stamp() -> str:
     return _STAMP[0]
 
 
+_INDEX_KEYS = {"module", "names", "labels", "keep", "n_values", "checked", "simd", "redo", "native", "cheap", "fast", "lines"}
+
+
 def _index_path(fp: str) -> str:
     return os.path.join(cache_dir(), "index", f"{fp}.json")
 
@@ -458,7 +482,9 @@ def _indexed(fp: str) -> dict[str, Any] | None:
             meta = json.load(f)
     except (OSError, ValueError):
         return None
-    if not isinstance(meta, dict) or not os.path.exists(os.path.join(cache_dir(), f"{meta.get('module')}.py")):
+    if not isinstance(meta, dict) or not _INDEX_KEYS <= meta.keys():
+        return None
+    if not os.path.exists(os.path.join(cache_dir(), f"{meta['module']}.py")):
         return None
     if meta.get("native") is not None and not os.path.exists(os.path.join(cache_dir(), meta["native"])):
         return None

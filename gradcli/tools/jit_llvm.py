@@ -381,9 +381,7 @@ def load_object(data: bytes, n_arrays: int) -> Callable[..., None]:
     proto = ctypes.CFUNCTYPE(None, ctypes.c_int64, *([ctypes.c_void_p] * n_arrays))
     native = proto(address)
 
-    def run(*arrays: np.ndarray) -> None:
-        for a in arrays:
-            assert a.flags["C_CONTIGUOUS"] and a.dtype in (np.float64, np.bool_)
+    def run(*arrays: np.ndarray) -> None:  # contiguous float64 columns and results, a bool flag array last (Kernel.run)
         native(arrays[-1].shape[0], *[a.ctypes.data for a in arrays])
 
     run.native = native  # type: ignore[attr-defined]
