@@ -57,6 +57,33 @@ def skip_note(module: str, where: str) -> str:
 # -- timing ---------------------------------------------------------------------------------------
 
 
+def median_times(fns: dict[str, Callable[[], Any]], repeats: int, min_batch: float = 0.0) -> dict[str, float]:
+    """median_time for several functions at once, round-robin: each repeat times every function once, in turn,
+    so a drift in the machine's load (a busy neighbour, a clock change) falls on all of them alike."""
+    numbers: dict[str, int] = {}
+    for name, fn in fns.items():
+        fn()
+        number = 1
+        if min_batch > 0:
+            while True:
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                if time.perf_counter() - t0 >= min_batch or number >= 1 << 20:
+                    break
+                number *= 2
+        numbers[name] = number
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            number = numbers[name]
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
 def median_time(fn: Callable[[], Any], repeats: int, min_batch: float = 0.0) -> float:
     """Median seconds per call over `repeats` batches, timeit-style.
 

@@ -220,17 +220,18 @@ def test_an_index_entry_whose_module_is_gone_is_derived_again(tmp_path, monkeypa
 def test_pooled_results_come_back_for_the_next_batch_only_when_let_go() -> None:
     from gradcli.tools import jit_pool
 
-    a = jit_pool.empty((3, 1000))
+    a = jit_pool.empty((3, 100_000))
     a[:] = 7.0
     row = a[2]
     address = a.__array_interface__["data"][0]
     del a
-    b = jit_pool.empty((3, 1000))
+    b = jit_pool.empty((3, 100_000))
     assert b.__array_interface__["data"][0] != address  # a row of the first is still in use
     assert row[0] == 7.0
     del row
-    c = jit_pool.empty((3, 1000))
-    assert c.__array_interface__["data"][0] == address and c.shape == (3, 1000) and c.dtype == np.float64
-    flags = jit_pool.empty((1000,), np.bool_)
-    assert flags.dtype == np.bool_ and flags.shape == (1000,) and flags.flags["C_CONTIGUOUS"]
+    c = jit_pool.empty((3, 100_000))
+    assert c.__array_interface__["data"][0] == address and c.shape == (3, 100_000) and c.dtype == np.float64
+    flags = jit_pool.empty((2_000_000,), np.bool_)
+    assert flags.dtype == np.bool_ and flags.shape == (2_000_000,) and flags.flags["C_CONTIGUOUS"]
+    assert jit_pool.empty((10,)).base is None  # small: plain numpy memory
     del b, c

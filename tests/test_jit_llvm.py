@@ -149,3 +149,14 @@ def test_a_loop_llvm_refuses_is_compiled_by_numba(tmp_path, monkeypatch) -> None
     assert not k.native
     x = np.linspace(-3, 3, 61)
     assert_same_rows(expr, {"x": x, "y": x[::-1].copy()}, "diff")
+
+
+@needs_numba
+def test_read_only_columns_are_read_all_the_same() -> None:
+    expr = gradcli.compile("x*y + exp(x)")
+    x = np.linspace(-1, 1, 50)
+    y = np.linspace(2, 3, 50)
+    x.setflags(write=False)  # numpy won't lend this memory writable: the address comes another way
+    out, bad = jit.kernel(expr, "diff").run({"x": x, "y": y})
+    np.testing.assert_allclose(out[0], x * y + np.exp(x), rtol=1e-15)
+    assert not bad.any()

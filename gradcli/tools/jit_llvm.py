@@ -382,10 +382,19 @@ def load_object(data: bytes, n_arrays: int) -> Callable[..., None]:
     native = proto(address)
 
     def run(*arrays: np.ndarray) -> None:  # contiguous float64 columns and results, a bool flag array last (Kernel.run)
-        native(arrays[-1].shape[0], *[a.ctypes.data for a in arrays])
+        native(arrays[-1].shape[0], *[_address(a) for a in arrays])
 
     run.native = native  # type: ignore[attr-defined]
     return run
+
+
+def _address(a: np.ndarray) -> int:
+    """Where a contiguous array's data starts: through the buffer protocol (0.3 µs), or numpy's ctypes view (1.8 µs)
+    for memory numpy won't lend writable (a read-only input column)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.ctypes.data
 
 
 def cached_kernel(folder: str, ir_text: str, n_arrays: int) -> tuple[Callable[..., None], bool]:

@@ -35,9 +35,14 @@ class _Holder:
             pass
 
 
+POOL_FROM = 1 << 20  # bytes: smaller arrays come from malloc's own heap, already faulted in, for less than the pool costs
+
+
 def empty(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-    """np.empty(shape, dtype) in pooled memory."""
+    """np.empty(shape, dtype), in pooled memory when it is big."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes < POOL_FROM:
+        return np.empty(shape, dtype=dtype)
     free = _FREE.get(nbytes)
     if free:
         raw = free.pop()
