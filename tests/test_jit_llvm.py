@@ -110,15 +110,18 @@ def test_what_it_cannot_write_stays_numbas() -> None:
 
 @needs_numba
 @pytest.mark.parametrize("source", ["x**2 + 2*x + 1", "exp(-x*x)*cos(3*x) + tanh(x*y)", "log(x) + x*y - sin(y)"])
-def test_native_kernels_give_the_numpy_rows(source: str) -> None:
+def test_native_kernels_give_the_numpy_rows(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     expr = gradcli.compile(source)
-    assert jit.kernel(expr, "diff").native
+    k = jit.kernel(expr, "diff")
+    assert k.native
+    monkeypatch.setattr(jit, "SPLIT_FROM_S", 0.0)  # every big batch goes to threads (a streaming loop stays on one)
     rng = np.random.default_rng(3)
     n = 2 * jit.PARALLEL_FROM + 5  # split over threads
     x, y = rng.uniform(-3, 3, n), rng.uniform(-3, 3, n)
     x[:6] = [0.0, -1.0, math.inf, math.nan, 1e308, -0.0]  # log's domain, overflow and nan rows go to the exact loop
     columns = {"x": x, "y": y}
     assert_same_rows(expr, {v: columns[v] for v in expr.variables}, "diff")
+    assert k.streams or k.row_seconds is not None  # timed on its first big batch, then split
 
 
 @needs_numba
