@@ -174,7 +174,7 @@ def _split(kernel: Kernel, fn: Any, ins: list[np.ndarray], out: np.ndarray, flag
         return (*[c[a:b] for c in ins], *[o[a:b] for o in out], flags[a:b])
 
     if kernel.streams:  # memory-bound: a second core adds little bandwidth here, and waking it costs 0.1 ms
-        fn(*part(0, n))
+        fn(*ins, *out, flags)
         return
     start = 0
     if kernel.row_seconds is None:
