@@ -42,12 +42,14 @@ from ..errors import UsageError
 from . import export, jit_llvm, jit_pool, jit_simd
 
 # `--jit auto`'s cost model, from `python benchmarks/run.py --only batch` on this project's 2-core machine (see
-# benchmarks/README.md): the fused loop saves about SAVE_NS per row for each cheap instruction of the tape (one array
-# temporary fewer: +, *, x², …) and FAST_SAVE_NS for each exp/log/sin/cos/tanh (the fast loop's vectorized forms take
-# 2–4 ns an element where numpy's take 6–15 ns on an AVX2 machine); other transcendental functions save about
-# nothing (libm per element either way). It costs an import plus a first compile, or a load from the disk cache.
-SAVE_NS = 2.0
-FAST_SAVE_NS = 4.0
+# benchmarks/README.md): against gradcli's numpy path at 10⁶ rows, the fused loop saved 1 ns a row on E1 (memory-bound:
+# a temporary fewer for each cheap instruction, +, *, x², … is worth well under a nanosecond), 19 ns on E4, 49 on E3,
+# 74 on E2 and 1.9 µs on E5, nearly all of it from exp/log/sin/cos/tanh, which the fast loop computes in a few
+# vectorized nanoseconds where numpy takes 6–15 and a temporary: about FAST_SAVE_NS each and SAVE_NS per cheap
+# instruction. Other transcendental functions save about nothing (libm per element either way). It costs an import
+# plus a first compile, or a load from the disk cache.
+SAVE_NS = 0.5
+FAST_SAVE_NS = 15.0
 # A main loop LLVM compiles directly (tools/jit_llvm.py): llvmlite's import and the target, then about 1.6 ms a line
 # (E1's 10 lines 20 ms, E3's 33 60 ms, E5's 604 0.99 s); a cached object file loads in a few milliseconds.
 NATIVE_IMPORT_S = 0.05
@@ -571,14 +573,15 @@ def use_jit(mode: str, expr: Expression, kind: str, rows: int | None, wrt: Seque
 
 def auto_threshold(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> float:
     """The rows from which the compiled loop repays its start-up (the cost model above)."""
+    imported = {m: m in sys.modules for m in ("llvmlite.binding", "numba")}  # before describing it imports llvmlite
     meta = _indexed(_fingerprint(expr, kind, wrt))
     on_disk = meta is not None
     if meta is None:
         meta = _described(expr, kind, wrt)[1]
     if meta["native"] is not None:
         compile_s = NATIVE_BASE_S + NATIVE_PER_LINE_S * meta["lines"]
-        start = (0.0 if "llvmlite.binding" in sys.modules else NATIVE_IMPORT_S) + (NATIVE_LOAD_S if on_disk else compile_s)
+        start = (0.0 if imported["llvmlite.binding"] else NATIVE_IMPORT_S) + (NATIVE_LOAD_S if on_disk else compile_s)
     else:
         compile_s = COMPILE_BASE_S + COMPILE_PER_LINE_S * meta["lines"]
-        start = (0.0 if "numba" in sys.modules else IMPORT_S) + (LOAD_S if on_disk else compile_s)
+        start = (0.0 if imported["numba"] else IMPORT_S) + (LOAD_S if on_disk else compile_s)
     return max(AUTO_CACHED, start / max((meta["cheap"] * SAVE_NS + meta["fast"] * FAST_SAVE_NS) * 1e-9, 1e-12))
