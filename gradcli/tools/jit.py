@@ -414,7 +414,8 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
             _write_module(name, source)  # numba's module, for rows the main loop leaves to the exact one
             try:
                 main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
-            except RuntimeError:  # LLVM refused the translation (a translator bug): numba compiles the loop instead
+            except Exception:  # noqa: BLE001 - LLVM refused the IR, or an llvmlite older than its new pass manager
+                # (before 0.44): numba compiles the loop instead
                 meta = {**meta, "native": None}
     if main is None:
         if meta["simd"]:
