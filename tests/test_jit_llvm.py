@@ -163,3 +163,23 @@ def test_read_only_columns_are_read_all_the_same() -> None:
     out, bad = jit.kernel(expr, "diff").run({"x": x, "y": y})
     np.testing.assert_allclose(out[0], x * y + np.exp(x), rtol=1e-15)
     assert not bad.any()
+
+
+@needs_numba
+def test_a_damaged_object_file_is_compiled_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = "x*y - exp(y)"
+    first = jit.kernel(gradcli.compile(source), "diff")
+    assert first.native
+    objects = [os.path.join(jit.cache_dir(), f) for f in os.listdir(jit.cache_dir()) if f.endswith(".o")]
+    assert objects
+    for damage in (b"not an object file", open(objects[0], "rb").read()[:-100]):  # garbage, then a truncated file
+        for path in objects:
+            with open(path, "wb") as fh:
+                fh.write(damage)
+        monkeypatch.setattr(jit, "_KERNELS", {})
+        expr = gradcli.compile(source)
+        again = jit.kernel(expr, "diff")  # LLVM would crash the process on such a file: it is never loaded
+        x = np.linspace(-2, 2, 41)
+        assert_same_rows(expr, {"x": x, "y": x[::-1].copy()}, "diff")
+        assert again.native and not again.cached

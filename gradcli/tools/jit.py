@@ -389,8 +389,16 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
     found = _KERNELS.get(fp)
     if found is not None:
         return found
+    t0 = time.perf_counter()
     meta = _indexed(fp)
     source = None
+    main = None
+    if meta is not None and meta["native"] is not None:  # from the index: the object file is there
+        data = jit_llvm.read_object(os.path.join(cache_dir(), meta["native"]))
+        if data is None:
+            meta = None  # damaged: derive and compile it again
+        else:
+            main = jit_llvm.load_object(data, len(meta["names"]) + len(meta["keep"]) + 1)
     if meta is None:
         why = supported(expr, kind)
         if why is not None:
@@ -403,20 +411,14 @@ def kernel(expr: Expression, kind: str, wrt: Sequence[str] | None = None) -> Ker
     path = os.path.join(folder, f"{name}.py")
     keep = meta["keep"]
     n_arrays = len(meta["names"]) + len(keep) + 1
-    t0 = time.perf_counter()
-    main = None
-    if meta["native"] is not None:
-        if source is None:  # from the index: the object file is there
-            with open(os.path.join(folder, meta["native"]), "rb") as fh:
-                main = jit_llvm.load_object(fh.read(), n_arrays)
-            cached = True
-        else:
-            _write_module(name, source)  # numba's module, for rows the main loop leaves to the exact one
-            try:
-                main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
-            except Exception:  # noqa: BLE001 - LLVM refused the IR, or an llvmlite older than its new pass manager
-                # (before 0.44): numba compiles the loop instead
-                meta = {**meta, "native": None}
+    if main is not None:
+        cached = True
+    elif meta["native"] is not None and source is not None:
+        _write_module(name, source)  # numba's module, for rows the main loop leaves to the exact one
+        try:
+            main, cached = jit_llvm.cached_kernel(folder, meta["ir"], n_arrays)
+        except Exception:  # noqa: BLE001 - LLVM refused the IR, or an llvmlite older than its new pass manager
+            meta = {**meta, "native": None}  # (before 0.44): numba compiles the loop instead
     if main is None:
         if meta["simd"]:
             _load(_simd_module_name(), jit_simd.module_source())

@@ -397,21 +397,36 @@ def _address(a: np.ndarray) -> int:
         return a.ctypes.data
 
 
-def cached_kernel(folder: str, ir_text: str, n_arrays: int) -> tuple[Callable[..., None], bool]:
-    """The kernel of this IR: its object file from the cache folder, or compiled now and written there. (f, cached)"""
-    path = os.path.join(folder, object_name(ir_text))
+def read_object(path: str) -> bytes | None:
+    """The object code in a cache file, or None when it is missing or not what was written (a truncated or damaged
+    file: LLVM doesn't check an object file it loads, and a bad one would crash the process)."""
     try:
         with open(path, "rb") as fh:
-            return load_object(fh.read(), n_arrays), True
+            blob = fh.read()
     except OSError:
-        pass
-    data = compile_object(ir_text)
+        return None
+    digest, data = blob[:32], blob[32:]
+    return data if len(blob) > 32 and hashlib.sha256(data).digest() == digest else None
+
+
+def write_object(path: str, data: bytes) -> None:
+    """The object code to a cache file, after its SHA-256 (read_object checks it), written whole or not at all."""
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            fh.write(hashlib.sha256(data).digest() + data)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only cache: compiled again next time
+
+
+def cached_kernel(folder: str, ir_text: str, n_arrays: int) -> tuple[Callable[..., None], bool]:
+    """The kernel of this IR: its object file from the cache folder, or compiled now and written there. (f, cached)"""
+    path = os.path.join(folder, object_name(ir_text))
+    data = read_object(path)
+    if data is not None:
+        return load_object(data, n_arrays), True
+    data = compile_object(ir_text)
+    write_object(path, data)
     return load_object(data, n_arrays), False
