@@ -91,23 +91,7 @@ def median_time(fn: Callable[[], Any], repeats: int, min_batch: float = 0.0) -> 
     least min_batch seconds (like timeit.Timer.autorange), so tiny calls are not dominated
     by timer resolution. One untimed warm-up call comes first.
     """
-    fn()
-    number = 1
-    if min_batch > 0:
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            if time.perf_counter() - t0 >= min_batch or number >= 1 << 20:
-                break
-            number *= 2
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
+    return median_times({"fn": fn}, repeats, min_batch)["fn"]
 
 
 # -- subprocesses ---------------------------------------------------------------------------------

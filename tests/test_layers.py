@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gradcli"
 
 # A module's layer: the first folder under gradcli/, or one of the root modules.
-BASE = {"gradcli.errors", "gradcli.numfmt", "gradcli.gcpause", "gradcli.span"}
+BASE = {"gradcli.errors", "gradcli.numfmt", "gradcli.gcpause", "gradcli.span", "gradcli.cachefiles"}
 ALLOWED: dict[str, set[str]] = {
     "base": {"base"},
     "engine": {"base", "engine"},

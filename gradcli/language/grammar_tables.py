@@ -15,6 +15,7 @@ import zlib
 from functools import lru_cache
 from typing import Any
 
+from ..cachefiles import cache_root, write_whole
 from .lalr import NONE, SPLICE, TAKE, Tables
 
 GRAMMAR_FILE = "gradcli.lark"
@@ -127,9 +128,8 @@ def _rule(rule: Any) -> tuple[Any, ...]:
 
 
 def _cache_path(text: str) -> str | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     key = f"{zlib.crc32(text.encode('utf-8')):08x}"
-    return os.path.join(base, "gradcli", f"parser-{FORMAT}-{key}.marshal")
+    return os.path.join(cache_root(), f"parser-{FORMAT}-{key}.marshal")
 
 
 def _read(path: str, text: str) -> dict[str, Any] | None:
@@ -182,15 +182,4 @@ def _consistent(data: dict[str, Any]) -> bool:
 
 
 def _write(path: str, data: dict[str, Any]) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                marshal.dump(data, f)
-            os.replace(tmp, path)  # readers see the whole file or none of it
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    except OSError:
-        pass
+    write_whole(path, marshal.dumps(data))

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..api import Expression
+from ..cachefiles import cache_root, write_whole
 from ..engine import evaluate
 from ..engine.primitives import mixes_elements
 from ..errors import UsageError
@@ -81,8 +82,7 @@ def available() -> bool:
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "gradcli", "jit")
+    return os.path.join(cache_root(), "jit")
 
 
 @dataclass
@@ -286,14 +286,9 @@ def _simd_module_name() -> str:
 def _write_module(name: str, source: str) -> str:
     """The path of module `name` in the cache folder, written there if it isn't yet (once: numba's cache is keyed by the
     file's path and time)."""
-    folder = cache_dir()
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}.py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(source)
-        os.replace(tmp, path)
+    path = os.path.join(cache_dir(), f"{name}.py")
+    if not os.path.exists(path) and not write_whole(path, source.encode("utf-8")):
+        raise OSError(f"can't write {path}: the --jit cache folder is read-only")
     return path
 
 
@@ -519,15 +514,7 @@ def _indexed(fp: str) -> dict[str, Any] | None:
 
 
 def _write_index(fp: str, meta: dict[str, Any]) -> None:
-    path = _index_path(fp)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(meta, f)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache: the next run derives the kernel's source again
+    write_whole(_index_path(fp), json.dumps(meta).encode("utf-8"))  # read-only: the next run derives the kernel again
 
 
 _POOL: Any = None

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cachefiles import write_whole
 from . import jit_simd
 
 
@@ -411,14 +412,7 @@ def read_object(path: str) -> bytes | None:
 
 def write_object(path: str, data: bytes) -> None:
     """The object code to a cache file, after its SHA-256 (read_object checks it), written whole or not at all."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(hashlib.sha256(data).digest() + data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache: compiled again next time
+    write_whole(path, hashlib.sha256(data).digest() + data)  # a read-only cache: compiled again next time
 
 
 def cached_kernel(folder: str, ir_text: str, n_arrays: int) -> tuple[Callable[..., None], bool]:
